@@ -1,0 +1,1 @@
+//! The actor shell: one file per actor, thin, calling into the core.

@@ -1,0 +1,1 @@
+//! The embedded backend: SQLite, one file per configured database.

@@ -1,0 +1,1 @@
+//! The IRIS backend: a native client of the SuperServer protocol.

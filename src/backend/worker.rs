@@ -1,0 +1,1 @@
+//! Executor threads: one per backend connection, running blocking calls.

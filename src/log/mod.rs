@@ -1,0 +1,1 @@
+//! Logging: slog setup (term or JSON) and security-event helpers.

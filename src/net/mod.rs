@@ -1,0 +1,2 @@
+//! Networking below the protocol: the plain/TLS stream, TLS configuration,
+//! and the pre-startup negotiation (SSLRequest, GSSENCRequest, direct TLS).

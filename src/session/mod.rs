@@ -1,0 +1,2 @@
+//! The per-client protocol state machine: startup parameters, settings,
+//! transaction status, prepared statements and portals.
