@@ -156,3 +156,33 @@ pub fn decode_param(bytes: &[u8], oid: Oid, format: Format) -> Result<Value, PgE
         },
     }
 }
+
+/// pg_type.typname.
+pub fn type_name(oid: Oid) -> &'static str {
+    match oid {
+        oid::BOOL => "bool",
+        oid::BYTEA => "bytea",
+        oid::CHAR => "char",
+        oid::NAME => "name",
+        oid::INT8 => "int8",
+        oid::INT2 => "int2",
+        oid::INT4 => "int4",
+        oid::TEXT => "text",
+        oid::OID => "oid",
+        oid::JSON => "json",
+        oid::FLOAT4 => "float4",
+        oid::FLOAT8 => "float8",
+        oid::UNKNOWN => "unknown",
+        oid::BPCHAR => "bpchar",
+        oid::VARCHAR => "varchar",
+        oid::DATE => "date",
+        oid::TIME => "time",
+        oid::TIMESTAMP => "timestamp",
+        oid::TIMESTAMPTZ => "timestamptz",
+        oid::INTERVAL => "interval",
+        oid::NUMERIC => "numeric",
+        oid::UUID => "uuid",
+        oid::JSONB => "jsonb",
+        _ => "unknown",
+    }
+}
