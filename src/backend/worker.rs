@@ -139,7 +139,12 @@ impl WorkerHandle {
         std::thread::Builder::new()
             .name(format!("pgiris-exec-{id}"))
             .spawn(move || run(shared, backend, target, faults, rx, ready))
-            .map_err(|e| PgError::error(sqlstate::SYSTEM_ERROR, format!("could not start executor thread: {e}")))?;
+            .map_err(|e| {
+                PgError::error(
+                    sqlstate::SYSTEM_ERROR,
+                    format!("could not start executor thread: {e}"),
+                )
+            })?;
         Ok(handle)
     }
 
@@ -168,7 +173,11 @@ impl WorkerHandle {
         self.jobs.send(job).map_err(|_| lost())
     }
 
-    pub async fn describe(&self, sql: Arc<str>, param_types: Vec<Oid>) -> Result<Description, PgError> {
+    pub async fn describe(
+        &self,
+        sql: Arc<str>,
+        param_types: Vec<Oid>,
+    ) -> Result<Description, PgError> {
         let (reply, rx) = oneshot::channel();
         self.send(Job::Describe {
             sql,
@@ -200,6 +209,44 @@ impl WorkerHandle {
             return false;
         }
         rx.await.unwrap_or(false)
+    }
+}
+
+/// A backend connection checked out for one session. Dropping it gives the
+/// connection back to its pool (which resets it before anyone else uses it).
+pub struct Lease {
+    worker: WorkerHandle,
+    release: Option<Box<dyn FnOnce(WorkerHandle) + Send>>,
+}
+
+impl Lease {
+    pub fn new(worker: WorkerHandle, release: impl FnOnce(WorkerHandle) + Send + 'static) -> Lease {
+        Lease {
+            worker,
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = WorkerHandle;
+
+    fn deref(&self) -> &WorkerHandle {
+        &self.worker
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release(self.worker.clone());
+        }
+    }
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Lease({})", self.worker.id)
     }
 }
 
@@ -313,7 +360,8 @@ fn run_job(conn: &mut dyn BackendConnection, job: Job, faults: &Faults) -> bool 
                 conn.execute(&stmt, &mut sink)
             });
             check(r.as_ref().err());
-            let in_transaction = !panicked && guarded(|| Ok(conn.in_transaction())).unwrap_or(false);
+            let in_transaction =
+                !panicked && guarded(|| Ok(conn.in_transaction())).unwrap_or(false);
             let done = r.and_then(|outcome| sink.finish(outcome, in_transaction));
             let _ = events.blocking_send(ExecEvent::Done(done));
         }
@@ -375,7 +423,11 @@ impl EncodingSink {
     }
 
     /// Sends what is left and builds the final report.
-    pub fn finish(mut self, outcome: ExecOutcome, in_transaction: bool) -> Result<ExecDone, PgError> {
+    pub fn finish(
+        mut self,
+        outcome: ExecOutcome,
+        in_transaction: bool,
+    ) -> Result<ExecDone, PgError> {
         self.flush()?;
         let outcome = if self.columns.is_some() {
             ExecOutcome {
@@ -396,7 +448,10 @@ impl EncodingSink {
 
 /// Checks Bind's result formats against the columns: count and binary
 /// support (PostgreSQL checks both when the portal is created).
-pub fn check_result_formats(columns: &[Column], formats: &[i16]) -> Result<Vec<(Oid, Format)>, PgError> {
+pub fn check_result_formats(
+    columns: &[Column],
+    formats: &[i16],
+) -> Result<Vec<(Oid, Format)>, PgError> {
     if formats.len() > 1 && formats.len() != columns.len() {
         return Err(PgError::protocol_violation(format!(
             "bind message has {} result formats but query has {} columns",
@@ -424,7 +479,11 @@ pub fn check_result_formats(columns: &[Column], formats: &[i16]) -> Result<Vec<(
 }
 
 /// Appends one DataRow.
-pub fn encode_data_row(out: &mut BytesMut, cells: &[Cell<'_>], types: &[(Oid, Format)]) -> Result<(), PgError> {
+pub fn encode_data_row(
+    out: &mut BytesMut,
+    cells: &[Cell<'_>],
+    types: &[(Oid, Format)],
+) -> Result<(), PgError> {
     let at = msg::begin(out, b'D');
     out.put_i16(cells.len() as i16);
     for (cell, (oid, format)) in cells.iter().zip(types) {
@@ -540,10 +599,7 @@ mod tests {
     fn result_format_checks() {
         let cols = [Column::new("a", oid::INT4), Column::new("b", oid::INTERVAL)];
         assert!(check_result_formats(&cols, &[0, 0, 0]).is_err());
-        assert_eq!(
-            check_result_formats(&cols, &[1]).unwrap_err().code,
-            "42883"
-        );
+        assert_eq!(check_result_formats(&cols, &[1]).unwrap_err().code, "42883");
         assert!(check_result_formats(&cols, &[1, 0]).is_ok());
         assert_eq!(check_result_formats(&cols, &[2]).unwrap_err().code, "08P01");
     }

@@ -53,39 +53,237 @@ const fn def(
 /// The settings pgiris knows, sorted by lower-case name (SHOW ALL order).
 /// Defaults marked "" are filled per session (server_version, user ...).
 const DEFS: &[Def] = &[
-    def("application_name", "", Kind::Text, true, "Sets the application name to be reported in statistics and logs."),
-    def("bytea_output", "hex", Kind::Special, false, "Sets the output format for bytea."),
-    def("client_encoding", "UTF8", Kind::Special, true, "Sets the client's character set encoding."),
-    def("client_min_messages", "notice", Kind::Special, false, "Sets the message levels that are sent to the client."),
-    def("DateStyle", "ISO, MDY", Kind::Special, true, "Sets the display format for date and time values."),
-    def("default_transaction_isolation", "read committed", Kind::Special, false, "Sets the transaction isolation level of each new transaction."),
-    def("default_transaction_read_only", "off", Kind::Bool, true, "Sets the default read-only status of new transactions."),
-    def("extra_float_digits", "1", Kind::Int(-15, 3), false, "Sets the number of digits displayed for floating-point values."),
-    def("idle_in_transaction_session_timeout", "0", Kind::Millis, false, "Sets the maximum allowed idle time between queries, when in a transaction."),
-    def("idle_session_timeout", "0", Kind::Millis, false, "Sets the maximum allowed idle time between queries, when not in a transaction."),
-    def("in_hot_standby", "off", Kind::ReadOnly, true, "Shows whether hot standby is currently active."),
-    def("integer_datetimes", "on", Kind::ReadOnly, true, "Shows whether datetimes are integer based."),
-    def("IntervalStyle", "postgres", Kind::Special, true, "Sets the display format for interval values."),
-    def("is_superuser", "off", Kind::ReadOnly, true, "Shows whether the current user is a superuser."),
-    def("lc_messages", "C", Kind::Text, false, "Sets the language in which messages are displayed."),
-    def("lc_monetary", "C", Kind::Text, false, "Sets the locale for formatting monetary amounts."),
-    def("lc_numeric", "C", Kind::Text, false, "Sets the locale for formatting numbers."),
-    def("lc_time", "C", Kind::Text, false, "Sets the locale for formatting date and time values."),
-    def("lock_timeout", "0", Kind::Millis, false, "Sets the maximum allowed duration of any wait for a lock."),
-    def("max_identifier_length", "63", Kind::ReadOnly, false, "Shows the maximum identifier length."),
-    def("scram_iterations", "4096", Kind::Int(1, i32::MAX as i64), true, "Sets the iteration count for SCRAM secret generation."),
-    def("search_path", "\"$user\", public", Kind::Text, false, "Sets the schema search order for names that are not schema-qualified."),
-    def("server_encoding", "UTF8", Kind::ReadOnly, true, "Shows the server (database) character set encoding."),
-    def("server_version", "", Kind::ReadOnly, true, "Shows the server version."),
-    def("server_version_num", "", Kind::ReadOnly, false, "Shows the server version as an integer."),
-    def("session_authorization", "", Kind::ReadOnly, true, "Sets the session user name."),
-    def("standard_conforming_strings", "on", Kind::Special, true, "Causes '...' strings to treat backslashes literally."),
-    def("statement_timeout", "0", Kind::Millis, false, "Sets the maximum allowed duration of any statement."),
-    def("synchronous_commit", "on", Kind::Text, false, "Sets the current transaction's synchronization level."),
-    def("TimeZone", "Etc/UTC", Kind::Special, true, "Sets the time zone for displaying and interpreting time stamps."),
-    def("transaction_isolation", "read committed", Kind::Special, false, "Sets the current transaction's isolation level."),
-    def("transaction_read_only", "off", Kind::Bool, false, "Sets the current transaction's read-only status."),
-    def("work_mem", "4MB", Kind::Text, false, "Sets the maximum memory to be used for query workspaces."),
+    def(
+        "application_name",
+        "",
+        Kind::Text,
+        true,
+        "Sets the application name to be reported in statistics and logs.",
+    ),
+    def(
+        "bytea_output",
+        "hex",
+        Kind::Special,
+        false,
+        "Sets the output format for bytea.",
+    ),
+    def(
+        "client_encoding",
+        "UTF8",
+        Kind::Special,
+        true,
+        "Sets the client's character set encoding.",
+    ),
+    def(
+        "client_min_messages",
+        "notice",
+        Kind::Special,
+        false,
+        "Sets the message levels that are sent to the client.",
+    ),
+    def(
+        "DateStyle",
+        "ISO, MDY",
+        Kind::Special,
+        true,
+        "Sets the display format for date and time values.",
+    ),
+    def(
+        "default_transaction_isolation",
+        "read committed",
+        Kind::Special,
+        false,
+        "Sets the transaction isolation level of each new transaction.",
+    ),
+    def(
+        "default_transaction_read_only",
+        "off",
+        Kind::Bool,
+        true,
+        "Sets the default read-only status of new transactions.",
+    ),
+    def(
+        "extra_float_digits",
+        "1",
+        Kind::Int(-15, 3),
+        false,
+        "Sets the number of digits displayed for floating-point values.",
+    ),
+    def(
+        "idle_in_transaction_session_timeout",
+        "0",
+        Kind::Millis,
+        false,
+        "Sets the maximum allowed idle time between queries, when in a transaction.",
+    ),
+    def(
+        "idle_session_timeout",
+        "0",
+        Kind::Millis,
+        false,
+        "Sets the maximum allowed idle time between queries, when not in a transaction.",
+    ),
+    def(
+        "in_hot_standby",
+        "off",
+        Kind::ReadOnly,
+        true,
+        "Shows whether hot standby is currently active.",
+    ),
+    def(
+        "integer_datetimes",
+        "on",
+        Kind::ReadOnly,
+        true,
+        "Shows whether datetimes are integer based.",
+    ),
+    def(
+        "IntervalStyle",
+        "postgres",
+        Kind::Special,
+        true,
+        "Sets the display format for interval values.",
+    ),
+    def(
+        "is_superuser",
+        "off",
+        Kind::ReadOnly,
+        true,
+        "Shows whether the current user is a superuser.",
+    ),
+    def(
+        "lc_messages",
+        "C",
+        Kind::Text,
+        false,
+        "Sets the language in which messages are displayed.",
+    ),
+    def(
+        "lc_monetary",
+        "C",
+        Kind::Text,
+        false,
+        "Sets the locale for formatting monetary amounts.",
+    ),
+    def(
+        "lc_numeric",
+        "C",
+        Kind::Text,
+        false,
+        "Sets the locale for formatting numbers.",
+    ),
+    def(
+        "lc_time",
+        "C",
+        Kind::Text,
+        false,
+        "Sets the locale for formatting date and time values.",
+    ),
+    def(
+        "lock_timeout",
+        "0",
+        Kind::Millis,
+        false,
+        "Sets the maximum allowed duration of any wait for a lock.",
+    ),
+    def(
+        "max_identifier_length",
+        "63",
+        Kind::ReadOnly,
+        false,
+        "Shows the maximum identifier length.",
+    ),
+    def(
+        "scram_iterations",
+        "4096",
+        Kind::Int(1, i32::MAX as i64),
+        true,
+        "Sets the iteration count for SCRAM secret generation.",
+    ),
+    def(
+        "search_path",
+        "\"$user\", public",
+        Kind::Text,
+        false,
+        "Sets the schema search order for names that are not schema-qualified.",
+    ),
+    def(
+        "server_encoding",
+        "UTF8",
+        Kind::ReadOnly,
+        true,
+        "Shows the server (database) character set encoding.",
+    ),
+    def(
+        "server_version",
+        "",
+        Kind::ReadOnly,
+        true,
+        "Shows the server version.",
+    ),
+    def(
+        "server_version_num",
+        "",
+        Kind::ReadOnly,
+        false,
+        "Shows the server version as an integer.",
+    ),
+    def(
+        "session_authorization",
+        "",
+        Kind::ReadOnly,
+        true,
+        "Sets the session user name.",
+    ),
+    def(
+        "standard_conforming_strings",
+        "on",
+        Kind::Special,
+        true,
+        "Causes '...' strings to treat backslashes literally.",
+    ),
+    def(
+        "statement_timeout",
+        "0",
+        Kind::Millis,
+        false,
+        "Sets the maximum allowed duration of any statement.",
+    ),
+    def(
+        "synchronous_commit",
+        "on",
+        Kind::Text,
+        false,
+        "Sets the current transaction's synchronization level.",
+    ),
+    def(
+        "TimeZone",
+        "Etc/UTC",
+        Kind::Special,
+        true,
+        "Sets the time zone for displaying and interpreting time stamps.",
+    ),
+    def(
+        "transaction_isolation",
+        "read committed",
+        Kind::Special,
+        false,
+        "Sets the current transaction's isolation level.",
+    ),
+    def(
+        "transaction_read_only",
+        "off",
+        Kind::Bool,
+        false,
+        "Sets the current transaction's read-only status.",
+    ),
+    def(
+        "work_mem",
+        "4MB",
+        Kind::Text,
+        false,
+        "Sets the maximum memory to be used for query workspaces.",
+    ),
 ];
 
 /// The parameters sent with ParameterStatus at startup, in PostgreSQL's
@@ -246,7 +444,10 @@ impl Params {
             ("server_version", d.server_version.to_owned()),
             ("server_version_num", version_num),
             ("session_authorization", d.user.to_owned()),
-            ("is_superuser", if d.is_superuser { "on" } else { "off" }.to_owned()),
+            (
+                "is_superuser",
+                if d.is_superuser { "on" } else { "off" }.to_owned(),
+            ),
             ("timezone", d.timezone.to_owned()),
             ("statement_timeout", ms(d.statement_timeout)),
             (
@@ -276,7 +477,7 @@ impl Params {
     pub fn show(&self, name: &str) -> Result<(&str, String), PgError> {
         let key = name.to_ascii_lowercase();
         let label = find(&key)
-            .map(|d| d.name.to_ascii_lowercase())
+            .map(|d| d.name.to_owned())
             .unwrap_or_else(|| key.clone());
         match self.values.get(&key) {
             Some(v) => Ok((v.as_str(), label)),
@@ -323,10 +524,7 @@ impl Params {
                 let n: i64 = value.trim().parse().map_err(|_| {
                     PgError::error(
                         sqlstate::INVALID_PARAMETER_VALUE,
-                        format!(
-                            "invalid value for parameter \"{}\": \"{value}\"",
-                            def.name
-                        ),
+                        format!("invalid value for parameter \"{}\": \"{value}\"", def.name),
                     )
                 })?;
                 if n < lo || n > hi {
@@ -389,9 +587,9 @@ impl Params {
                     let v = value.trim();
                     if v.is_empty()
                         || v.len() > 64
-                        || !v.chars().all(|c| {
-                            c.is_ascii_alphanumeric() || "/_+-:.".contains(c)
-                        })
+                        || !v
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "/_+-:.".contains(c))
                     {
                         return Err(invalid_value(def.name, value));
                     }
@@ -595,14 +793,27 @@ mod tests {
         assert_eq!(p.show("nope").unwrap_err().code, "42704");
         p.set("my.custom", "v", false, false).unwrap();
         assert_eq!(p.show("my.custom").unwrap().0, "v");
-        assert_eq!(p.set("server_version", "1", false, false).unwrap_err().code, "55P02");
+        assert_eq!(
+            p.set("server_version", "1", false, false).unwrap_err().code,
+            "55P02"
+        );
         p.set("statement_timeout", "1s", false, false).unwrap();
         assert_eq!(p.timeout("statement_timeout"), Duration::from_secs(1));
         p.set("statement_timeout", "250", false, false).unwrap();
         assert_eq!(p.timeout("statement_timeout"), Duration::from_millis(250));
-        assert_eq!(p.set("statement_timeout", "soon", false, false).unwrap_err().code, "22023");
+        assert_eq!(
+            p.set("statement_timeout", "soon", false, false)
+                .unwrap_err()
+                .code,
+            "22023"
+        );
         p.set("extra_float_digits", "3", false, false).unwrap();
-        assert_eq!(p.set("extra_float_digits", "4", false, false).unwrap_err().code, "22023");
+        assert_eq!(
+            p.set("extra_float_digits", "4", false, false)
+                .unwrap_err()
+                .code,
+            "22023"
+        );
         p.set("DateStyle", "ISO, DMY", false, false).unwrap();
         assert_eq!(p.get("datestyle"), Some("ISO, DMY"));
         assert!(p.set("DateStyle", "German", false, false).is_err());
@@ -615,7 +826,9 @@ mod tests {
             p.set("client_encoding", v, false, false).unwrap();
             assert_eq!(p.get("client_encoding"), Some("UTF8"));
         }
-        let e = p.set("client_encoding", "LATIN1", false, false).unwrap_err();
+        let e = p
+            .set("client_encoding", "LATIN1", false, false)
+            .unwrap_err();
         assert_eq!(e.code, "22023");
         assert!(e.message.contains("LATIN1"));
     }

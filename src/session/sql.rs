@@ -100,7 +100,9 @@ impl<'a> Lexer<'a> {
         // $tag$ where tag is empty or an identifier not starting with a digit.
         let rest = &self.b[self.i + 1..];
         let mut j = 0;
-        while j < rest.len() && (rest[j].is_ascii_alphanumeric() || rest[j] == b'_' || rest[j] >= 0x80) {
+        while j < rest.len()
+            && (rest[j].is_ascii_alphanumeric() || rest[j] == b'_' || rest[j] >= 0x80)
+        {
             j += 1;
         }
         if rest.get(j) == Some(&b'$') && !rest.first().is_some_and(u8::is_ascii_digit) {
@@ -132,7 +134,8 @@ impl<'a> Iterator for Lexer<'a> {
             self.i += 2;
             return Some(Tok::Str(self.quoted(b'\'', true)));
         }
-        if matches!(c, b'N' | b'n' | b'X' | b'x' | b'B' | b'b') && b.get(self.i + 1) == Some(&b'\'') {
+        if matches!(c, b'N' | b'n' | b'X' | b'x' | b'B' | b'b') && b.get(self.i + 1) == Some(&b'\'')
+        {
             self.i += 2;
             return Some(Tok::Str(self.quoted(b'\'', false)));
         }
@@ -176,12 +179,16 @@ impl<'a> Iterator for Lexer<'a> {
                 self.i += 1;
                 Some(Tok::Op(&self.s[start..self.i]))
             }
-            b'0'..=b'9' | b'.' if c != b'.' || b.get(self.i + 1).is_some_and(u8::is_ascii_digit) => {
+            b'0'..=b'9' | b'.'
+                if c != b'.' || b.get(self.i + 1).is_some_and(u8::is_ascii_digit) =>
+            {
                 while self.i < b.len()
                     && (b[self.i].is_ascii_alphanumeric() || b[self.i] == b'.' || b[self.i] == b'_')
                 {
                     // exponent sign
-                    if matches!(b[self.i], b'e' | b'E') && matches!(b.get(self.i + 1), Some(b'+' | b'-')) {
+                    if matches!(b[self.i], b'e' | b'E')
+                        && matches!(b.get(self.i + 1), Some(b'+' | b'-'))
+                    {
                         self.i += 1;
                     }
                     self.i += 1;
@@ -246,14 +253,24 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
 /// What the session does with a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Begin { isolation: Option<String>, tag: &'static str },
+    Begin {
+        isolation: Option<String>,
+        tag: &'static str,
+    },
     Commit,
     Rollback,
     Savepoint(String),
     Release(String),
     RollbackTo(String),
-    Set { name: String, value: Option<String>, local: bool },
-    SetTransaction { isolation: String, session: bool },
+    Set {
+        name: String,
+        value: Option<String>,
+        local: bool,
+    },
+    SetTransaction {
+        isolation: String,
+        session: bool,
+    },
     Show(String),
     ShowAll,
     Reset(String),
@@ -265,7 +282,10 @@ pub enum Command {
     /// Recognized but not supported (message for 0A000).
     Unsupported(String),
     /// Runs on the backend; `verb` is the CommandComplete verb.
-    Backend { verb: String, returns_rows_hint: bool },
+    Backend {
+        verb: String,
+        returns_rows_hint: bool,
+    },
 }
 
 fn word_eq(t: Option<&Tok<'_>>, w: &str) -> bool {
@@ -465,7 +485,9 @@ fn classify_set(toks: &[Tok<'_>]) -> Command {
                     isolation,
                     session: true,
                 },
-                None => Command::Unsupported("this SET SESSION CHARACTERISTICS form is not supported".into()),
+                None => Command::Unsupported(
+                    "this SET SESSION CHARACTERISTICS form is not supported".into(),
+                ),
             };
         }
         if word_eq(toks.get(p + 1), "AUTHORIZATION") {
@@ -547,7 +569,10 @@ fn backend(toks: &[Tok<'_>]) -> Command {
 /// is a row-returning kind.
 fn command_verb(toks: &[Tok<'_>]) -> (String, bool) {
     // "(SELECT ...) UNION ..." starts with parentheses.
-    let lead = toks.iter().take_while(|t| matches!(t, Tok::Op("("))).count();
+    let lead = toks
+        .iter()
+        .take_while(|t| matches!(t, Tok::Op("(")))
+        .count();
     let toks = &toks[lead..];
     let words: Vec<String> = toks.iter().take(6).map(upper).collect();
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
@@ -567,12 +592,22 @@ fn command_verb(toks: &[Tok<'_>]) -> (String, bool) {
             }
             while matches!(
                 w(i),
-                "GLOBAL" | "LOCAL" | "TEMP" | "TEMPORARY" | "UNLOGGED" | "UNIQUE" | "RECURSIVE" | "TRUSTED" | "PROCEDURAL"
+                "GLOBAL"
+                    | "LOCAL"
+                    | "TEMP"
+                    | "TEMPORARY"
+                    | "UNLOGGED"
+                    | "UNIQUE"
+                    | "RECURSIVE"
+                    | "TRUSTED"
+                    | "PROCEDURAL"
             ) {
                 i += 1;
             }
             let object = match w(i) {
-                "MATERIALIZED" | "FOREIGN" | "EVENT" | "TEXT" | "ACCESS" | "USER" if !w(i + 1).is_empty() && w(i + 1) != "IF" => {
+                "MATERIALIZED" | "FOREIGN" | "EVENT" | "TEXT" | "ACCESS" | "USER"
+                    if !w(i + 1).is_empty() && w(i + 1) != "IF" =>
+                {
                     if w(i) == "USER" && w(i + 1) != "MAPPING" {
                         "USER".to_owned()
                     } else {
@@ -594,7 +629,8 @@ fn command_verb(toks: &[Tok<'_>]) -> (String, bool) {
         "CLOSE" => ("CLOSE CURSOR".into(), false),
         "LOCK" => ("LOCK TABLE".into(), false),
         "COMMENT" => ("COMMENT".into(), false),
-        "GRANT" | "REVOKE" | "VACUUM" | "ANALYZE" | "REINDEX" | "CLUSTER" | "CHECKPOINT" | "CALL" | "DO" | "COPY" | "PREPARE" | "EXECUTE" | "REFRESH" | "SECURITY" | "IMPORT" => {
+        "GRANT" | "REVOKE" | "VACUUM" | "ANALYZE" | "REINDEX" | "CLUSTER" | "CHECKPOINT"
+        | "CALL" | "DO" | "COPY" | "PREPARE" | "EXECUTE" | "REFRESH" | "SECURITY" | "IMPORT" => {
             if w(0) == "REFRESH" {
                 ("REFRESH MATERIALIZED VIEW".into(), false)
             } else {
@@ -645,7 +681,10 @@ fn main_verb_after_with(toks: &[Tok<'_>]) -> String {
             Tok::Op(")") => depth -= 1,
             Tok::Word(w) if depth == 0 && seen_paren => {
                 let u = w.to_ascii_uppercase();
-                if matches!(u.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "VALUES" | "TABLE") {
+                if matches!(
+                    u.as_str(),
+                    "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "VALUES" | "TABLE"
+                ) {
                     return if matches!(u.as_str(), "VALUES" | "TABLE") {
                         "SELECT".into()
                     } else {
@@ -684,16 +723,36 @@ mod tests {
 
     #[test]
     fn splitting() {
-        assert_eq!(split_statements("SELECT 1; SELECT 2"), vec!["SELECT 1", "SELECT 2"]);
-        assert_eq!(split_statements("SELECT ';'; SELECT \";\""), vec!["SELECT ';'", "SELECT \";\""]);
-        assert_eq!(split_statements("SELECT $$a;b$$; SELECT $x$;$x$"), vec!["SELECT $$a;b$$", "SELECT $x$;$x$"]);
-        assert_eq!(split_statements("-- c;\nSELECT 1 /* ; */;"), vec!["-- c;\nSELECT 1 /* ; */"]);
+        assert_eq!(
+            split_statements("SELECT 1; SELECT 2"),
+            vec!["SELECT 1", "SELECT 2"]
+        );
+        assert_eq!(
+            split_statements("SELECT ';'; SELECT \";\""),
+            vec!["SELECT ';'", "SELECT \";\""]
+        );
+        assert_eq!(
+            split_statements("SELECT $$a;b$$; SELECT $x$;$x$"),
+            vec!["SELECT $$a;b$$", "SELECT $x$;$x$"]
+        );
+        assert_eq!(
+            split_statements("-- c;\nSELECT 1 /* ; */;"),
+            vec!["-- c;\nSELECT 1 /* ; */"]
+        );
         assert!(split_statements("  ; ;; -- only\n").is_empty());
         assert!(split_statements("").is_empty());
-        assert_eq!(split_statements("SELECT E'\\';'; SELECT 2"), vec!["SELECT E'\\';'", "SELECT 2"]);
-        assert_eq!(split_statements("CREATE RULE r AS ON INSERT TO t DO (SELECT 1; SELECT 2)"), vec!["CREATE RULE r AS ON INSERT TO t DO (SELECT 1; SELECT 2)"]);
+        assert_eq!(
+            split_statements("SELECT E'\\';'; SELECT 2"),
+            vec!["SELECT E'\\';'", "SELECT 2"]
+        );
+        assert_eq!(
+            split_statements("CREATE RULE r AS ON INSERT TO t DO (SELECT 1; SELECT 2)"),
+            vec!["CREATE RULE r AS ON INSERT TO t DO (SELECT 1; SELECT 2)"]
+        );
         // Unterminated constructs never panic.
-        for s in ["'abc", "\"abc", "/* abc", "$$abc", "$a$ x", "E'\\", "é'", "$1é"] {
+        for s in [
+            "'abc", "\"abc", "/* abc", "$$abc", "$a$ x", "E'\\", "é'", "$1é",
+        ] {
             let _ = split_statements(s);
             let _ = classify(s);
         }
@@ -701,70 +760,141 @@ mod tests {
 
     #[test]
     fn transaction_control() {
-        assert_eq!(classify("begin"), Command::Begin { isolation: None, tag: "BEGIN" });
+        assert_eq!(
+            classify("begin"),
+            Command::Begin {
+                isolation: None,
+                tag: "BEGIN"
+            }
+        );
         assert_eq!(
             classify("BEGIN ISOLATION LEVEL SERIALIZABLE"),
-            Command::Begin { isolation: Some("serializable".into()), tag: "BEGIN" }
+            Command::Begin {
+                isolation: Some("serializable".into()),
+                tag: "BEGIN"
+            }
         );
         assert_eq!(
             classify("start transaction isolation level read committed"),
-            Command::Begin { isolation: Some("read committed".into()), tag: "START TRANSACTION" }
+            Command::Begin {
+                isolation: Some("read committed".into()),
+                tag: "START TRANSACTION"
+            }
         );
         assert_eq!(classify("COMMIT"), Command::Commit);
         assert_eq!(classify("end transaction"), Command::Commit);
         assert_eq!(classify("ROLLBACK"), Command::Rollback);
         assert_eq!(classify("abort"), Command::Rollback);
         assert_eq!(classify("SAVEPOINT a"), Command::Savepoint("a".into()));
-        assert_eq!(classify("RELEASE SAVEPOINT A"), Command::Release("a".into()));
+        assert_eq!(
+            classify("RELEASE SAVEPOINT A"),
+            Command::Release("a".into())
+        );
         assert_eq!(classify("release a"), Command::Release("a".into()));
-        assert_eq!(classify("ROLLBACK TO SAVEPOINT a"), Command::RollbackTo("a".into()));
-        assert_eq!(classify("rollback work to \"X\""), Command::RollbackTo("X".into()));
-        assert!(matches!(classify("PREPARE TRANSACTION 'x'"), Command::Unsupported(_)));
+        assert_eq!(
+            classify("ROLLBACK TO SAVEPOINT a"),
+            Command::RollbackTo("a".into())
+        );
+        assert_eq!(
+            classify("rollback work to \"X\""),
+            Command::RollbackTo("X".into())
+        );
+        assert!(matches!(
+            classify("PREPARE TRANSACTION 'x'"),
+            Command::Unsupported(_)
+        ));
     }
 
     #[test]
     fn set_show_reset() {
         assert_eq!(
             classify("SET application_name = 'psql'"),
-            Command::Set { name: "application_name".into(), value: Some("psql".into()), local: false }
+            Command::Set {
+                name: "application_name".into(),
+                value: Some("psql".into()),
+                local: false
+            }
         );
         assert_eq!(
             classify("set local statement_timeout to 5000"),
-            Command::Set { name: "statement_timeout".into(), value: Some("5000".into()), local: true }
+            Command::Set {
+                name: "statement_timeout".into(),
+                value: Some("5000".into()),
+                local: true
+            }
         );
         assert_eq!(
             classify("SET search_path TO \"$user\", public"),
-            Command::Set { name: "search_path".into(), value: Some("\"$user\", public".into()), local: false }
+            Command::Set {
+                name: "search_path".into(),
+                value: Some("\"$user\", public".into()),
+                local: false
+            }
         );
         assert_eq!(
             classify("SET DateStyle = ISO, MDY"),
-            Command::Set { name: "datestyle".into(), value: Some("ISO, MDY".into()), local: false }
+            Command::Set {
+                name: "datestyle".into(),
+                value: Some("ISO, MDY".into()),
+                local: false
+            }
         );
         assert_eq!(
             classify("SET TIME ZONE 'UTC'"),
-            Command::Set { name: "timezone".into(), value: Some("UTC".into()), local: false }
+            Command::Set {
+                name: "timezone".into(),
+                value: Some("UTC".into()),
+                local: false
+            }
         );
         assert_eq!(
             classify("SET extra_float_digits = 3"),
-            Command::Set { name: "extra_float_digits".into(), value: Some("3".into()), local: false }
+            Command::Set {
+                name: "extra_float_digits".into(),
+                value: Some("3".into()),
+                local: false
+            }
         );
         assert_eq!(
             classify("SET x.y = -1"),
-            Command::Set { name: "x.y".into(), value: Some("-1".into()), local: false }
+            Command::Set {
+                name: "x.y".into(),
+                value: Some("-1".into()),
+                local: false
+            }
         );
-        assert_eq!(classify("SET timezone TO DEFAULT"), Command::Set { name: "timezone".into(), value: None, local: false });
+        assert_eq!(
+            classify("SET timezone TO DEFAULT"),
+            Command::Set {
+                name: "timezone".into(),
+                value: None,
+                local: false
+            }
+        );
         assert_eq!(
             classify("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"),
-            Command::SetTransaction { isolation: "read committed".into(), session: true }
+            Command::SetTransaction {
+                isolation: "read committed".into(),
+                session: true
+            }
         );
         assert_eq!(classify("SHOW ALL"), Command::ShowAll);
         assert_eq!(classify("show TimeZone"), Command::Show("timezone".into()));
-        assert_eq!(classify("SHOW TRANSACTION ISOLATION LEVEL"), Command::Show("transaction_isolation".into()));
+        assert_eq!(
+            classify("SHOW TRANSACTION ISOLATION LEVEL"),
+            Command::Show("transaction_isolation".into())
+        );
         assert_eq!(classify("RESET ALL"), Command::ResetAll);
-        assert_eq!(classify("reset application_name"), Command::Reset("application_name".into()));
+        assert_eq!(
+            classify("reset application_name"),
+            Command::Reset("application_name".into())
+        );
         assert_eq!(classify("DISCARD ALL"), Command::DiscardAll);
         assert_eq!(classify("DEALLOCATE ALL"), Command::Deallocate(None));
-        assert_eq!(classify("DEALLOCATE PREPARE s1"), Command::Deallocate(Some("s1".into())));
+        assert_eq!(
+            classify("DEALLOCATE PREPARE s1"),
+            Command::Deallocate(Some("s1".into()))
+        );
     }
 
     fn verb(sql: &str) -> String {
@@ -779,8 +909,14 @@ mod tests {
         assert_eq!(verb("select 1"), "SELECT");
         assert_eq!(verb("  ((select 1)) union select 2"), "SELECT");
         assert_eq!(verb("insert into t values (1)"), "INSERT");
-        assert_eq!(verb("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"), "INSERT");
-        assert_eq!(verb("WITH RECURSIVE x(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM x) SELECT * FROM x"), "SELECT");
+        assert_eq!(
+            verb("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"),
+            "INSERT"
+        );
+        assert_eq!(
+            verb("WITH RECURSIVE x(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM x) SELECT * FROM x"),
+            "SELECT"
+        );
         assert_eq!(verb("create table t (a int)"), "CREATE TABLE");
         assert_eq!(verb("create temp table t (a int)"), "CREATE TABLE");
         assert_eq!(verb("CREATE UNIQUE INDEX i ON t(a)"), "CREATE INDEX");
@@ -789,7 +925,10 @@ mod tests {
         assert_eq!(verb("drop table if exists t"), "DROP TABLE");
         assert_eq!(verb("alter table t add column b int"), "ALTER TABLE");
         assert_eq!(verb("truncate t"), "TRUNCATE TABLE");
-        assert_eq!(verb("CREATE MATERIALIZED VIEW m AS SELECT 1"), "CREATE MATERIALIZED VIEW");
+        assert_eq!(
+            verb("CREATE MATERIALIZED VIEW m AS SELECT 1"),
+            "CREATE MATERIALIZED VIEW"
+        );
         assert_eq!(command_tag("INSERT", 3, false), "INSERT 0 3");
         assert_eq!(command_tag("UPDATE", 2, false), "UPDATE 2");
         assert_eq!(command_tag("SELECT", 0, true), "SELECT 0");
@@ -799,7 +938,8 @@ mod tests {
 
     #[test]
     fn lexer_tokens() {
-        let toks: Vec<Tok<'_>> = Lexer::new("SELECT $1::int, 'a''b', \"Q\", 1.5e-3, x->>'k' -- c").collect();
+        let toks: Vec<Tok<'_>> =
+            Lexer::new("SELECT $1::int, 'a''b', \"Q\", 1.5e-3, x->>'k' -- c").collect();
         assert_eq!(
             toks,
             vec![

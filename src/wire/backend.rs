@@ -225,10 +225,22 @@ pub fn notice_response(out: &mut BytesMut, e: &PgError) {
 /// A decoded backend message (tests, fuzzing, the recording tools).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendMessage {
-    Authentication { code: i32, data: Bytes },
-    ParameterStatus { name: String, value: String },
-    BackendKeyData { pid: i32, secret: Bytes },
-    NegotiateProtocolVersion { newest_minor: i32, unrecognized: Vec<String> },
+    Authentication {
+        code: i32,
+        data: Bytes,
+    },
+    ParameterStatus {
+        name: String,
+        value: String,
+    },
+    BackendKeyData {
+        pid: i32,
+        secret: Bytes,
+    },
+    NegotiateProtocolVersion {
+        newest_minor: i32,
+        unrecognized: Vec<String>,
+    },
     ReadyForQuery(u8),
     ParseComplete,
     BindComplete,
@@ -242,7 +254,10 @@ pub enum BackendMessage {
     DataRow(Vec<Option<Bytes>>),
     ErrorResponse(Vec<(u8, String)>),
     NoticeResponse(Vec<(u8, String)>),
-    Other { tag: u8, body: Bytes },
+    Other {
+        tag: u8,
+        body: Bytes,
+    },
 }
 
 impl BackendMessage {
@@ -340,10 +355,9 @@ impl BackendMessage {
     /// The value of field `code` of an ErrorResponse/NoticeResponse.
     pub fn field(&self, code: u8) -> Option<&str> {
         match self {
-            BackendMessage::ErrorResponse(f) | BackendMessage::NoticeResponse(f) => f
-                .iter()
-                .find(|(c, _)| *c == code)
-                .map(|(_, v)| v.as_str()),
+            BackendMessage::ErrorResponse(f) | BackendMessage::NoticeResponse(f) => {
+                f.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_str())
+            }
             _ => None,
         }
     }
@@ -360,7 +374,7 @@ pub fn split_messages(mut buf: &[u8]) -> Result<Vec<BackendMessage>, PgError> {
         let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
         let len = usize::try_from(len)
             .ok()
-            .filter(|l| *l >= 4 && *l + 1 <= buf.len())
+            .filter(|l| *l >= 4 && *l < buf.len())
             .ok_or_else(|| PgError::protocol_violation("bad message length"))?;
         out.push(BackendMessage::decode(
             tag,
@@ -471,7 +485,10 @@ mod tests {
         ready_for_query(&mut o, TransactionStatus::Failed);
         assert_eq!(one(o), BackendMessage::ReadyForQuery(b'E'));
         for (f, m) in [
-            (parse_complete as fn(&mut BytesMut), BackendMessage::ParseComplete),
+            (
+                parse_complete as fn(&mut BytesMut),
+                BackendMessage::ParseComplete,
+            ),
             (bind_complete, BackendMessage::BindComplete),
             (close_complete, BackendMessage::CloseComplete),
             (no_data, BackendMessage::NoData),
@@ -515,7 +532,11 @@ mod tests {
         let mut o = BytesMut::new();
         notice_response(
             &mut o,
-            &PgError::notice(Severity::Warning, "25P01", "there is no transaction in progress"),
+            &PgError::notice(
+                Severity::Warning,
+                "25P01",
+                "there is no transaction in progress",
+            ),
         );
         assert_eq!(one(o).field(b'C'), Some("25P01"));
     }

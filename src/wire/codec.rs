@@ -66,12 +66,10 @@ impl Decoder for FrameCodec {
         let len = match usize::try_from(len) {
             Ok(l) if l >= 4 && l <= self.max_len.get() => l,
             _ => {
-                return Err(CodecError::Protocol(
-                    PgError::fatal(
-                        crate::wire::sqlstate::PROTOCOL_VIOLATION,
-                        "invalid message length",
-                    ),
-                ));
+                return Err(CodecError::Protocol(PgError::fatal(
+                    crate::wire::sqlstate::PROTOCOL_VIOLATION,
+                    "invalid message length",
+                )));
             }
         };
         let total = 1 + len;

@@ -214,7 +214,8 @@ impl FrontendMessage {
                 }
                 b'B'
             }
-            FrontendMessage::Describe { target, name } | FrontendMessage::Close { target, name } => {
+            FrontendMessage::Describe { target, name }
+            | FrontendMessage::Close { target, name } => {
                 let tag = if matches!(self, FrontendMessage::Describe { .. }) {
                     b'D'
                 } else {
@@ -284,7 +285,9 @@ fn decode_bind(body: &Bytes) -> Result<FrontendMessage, PgError> {
     let statement = r.cstr()?.to_owned();
     let nformats = r.count16()?;
     if nformats * 2 > r.remaining() {
-        return Err(PgError::protocol_violation("invalid message format in Bind"));
+        return Err(PgError::protocol_violation(
+            "invalid message format in Bind",
+        ));
     }
     let mut param_formats = Vec::with_capacity(nformats);
     for _ in 0..nformats {
@@ -292,7 +295,9 @@ fn decode_bind(body: &Bytes) -> Result<FrontendMessage, PgError> {
     }
     let nparams = r.count16()?;
     if nparams * 4 > r.remaining() {
-        return Err(PgError::protocol_violation("invalid message format in Bind"));
+        return Err(PgError::protocol_violation(
+            "invalid message format in Bind",
+        ));
     }
     if nformats > 1 && nformats != nparams {
         return Err(PgError::protocol_violation(format!(
@@ -305,7 +310,9 @@ fn decode_bind(body: &Bytes) -> Result<FrontendMessage, PgError> {
     }
     let nresults = r.count16()?;
     if nresults * 2 > r.remaining() {
-        return Err(PgError::protocol_violation("invalid message format in Bind"));
+        return Err(PgError::protocol_violation(
+            "invalid message format in Bind",
+        ));
     }
     let mut result_formats = Vec::with_capacity(nresults);
     for _ in 0..nresults {

@@ -109,7 +109,9 @@ pub enum StartupError {
 pub fn check_length(len: i32) -> Result<usize, StartupError> {
     let len = usize::try_from(len).unwrap_or(0);
     if !(MIN_STARTUP_PACKET_LENGTH..=MAX_STARTUP_PACKET_LENGTH).contains(&len) {
-        return Err(StartupError::Close("invalid length of startup packet".into()));
+        return Err(StartupError::Close(
+            "invalid length of startup packet".into(),
+        ));
     }
     Ok(len)
 }
@@ -118,7 +120,9 @@ pub fn check_length(len: i32) -> Result<usize, StartupError> {
 /// `after_ssl` / `after_gss` say whether that request was already seen.
 pub fn parse(body: &[u8]) -> Result<StartupPacket, StartupError> {
     if body.len() < 4 {
-        return Err(StartupError::Close("invalid length of startup packet".into()));
+        return Err(StartupError::Close(
+            "invalid length of startup packet".into(),
+        ));
     }
     let code = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
     let rest = &body[4..];

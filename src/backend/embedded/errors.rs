@@ -18,16 +18,20 @@ pub fn map_error(e: rusqlite::Error) -> PgError {
             let msg = msg.unwrap_or_else(|| err.to_string());
             map_failure(err.code, err.extended_code, &msg)
         }
-        rusqlite::Error::SqlInputError { error, msg, offset, .. } => {
+        rusqlite::Error::SqlInputError {
+            error, msg, offset, ..
+        } => {
             let mut e = map_failure(error.code, error.extended_code, &msg);
             if offset >= 0 {
                 e.position = Some(offset as u32 + 1);
             }
             e
         }
-        rusqlite::Error::InvalidParameterCount(given, expected) => PgError::protocol_violation(
-            format!("bind message supplies {given} parameters, but prepared statement requires {expected}"),
-        ),
+        rusqlite::Error::InvalidParameterCount(given, expected) => {
+            PgError::protocol_violation(format!(
+                "bind message supplies {given} parameters, but prepared statement requires {expected}"
+            ))
+        }
         rusqlite::Error::MultipleStatement => PgError::error(
             sqlstate::SYNTAX_ERROR,
             "cannot insert multiple commands into a prepared statement",
@@ -92,13 +96,22 @@ fn map_failure(code: ffi::ErrorCode, extended: i32, msg: &str) -> PgError {
 /// SQLITE_ERROR: the category is in the message.
 fn map_message(msg: &str) -> PgError {
     if let Some(t) = after(msg, "no such table:") {
-        return PgError::error(sqlstate::UNDEFINED_TABLE, format!("relation \"{t}\" does not exist"));
+        return PgError::error(
+            sqlstate::UNDEFINED_TABLE,
+            format!("relation \"{t}\" does not exist"),
+        );
     }
     if let Some(c) = after(msg, "no such column:") {
-        return PgError::error(sqlstate::UNDEFINED_COLUMN, format!("column \"{c}\" does not exist"));
+        return PgError::error(
+            sqlstate::UNDEFINED_COLUMN,
+            format!("column \"{c}\" does not exist"),
+        );
     }
     if let Some(f) = after(msg, "no such function:") {
-        return PgError::error(sqlstate::UNDEFINED_FUNCTION, format!("function {f} does not exist"));
+        return PgError::error(
+            sqlstate::UNDEFINED_FUNCTION,
+            format!("function {f} does not exist"),
+        );
     }
     if msg.starts_with("wrong number of arguments to function") {
         return PgError::error(sqlstate::UNDEFINED_FUNCTION, msg.to_owned());
@@ -122,19 +135,34 @@ fn map_message(msg: &str) -> PgError {
     if let Some(near) = msg.strip_prefix("near \"")
         && let Some(tok) = near.strip_suffix("\": syntax error")
     {
-        return PgError::error(sqlstate::SYNTAX_ERROR, format!("syntax error at or near \"{tok}\""));
+        return PgError::error(
+            sqlstate::SYNTAX_ERROR,
+            format!("syntax error at or near \"{tok}\""),
+        );
     }
-    if msg.contains("syntax error") || msg.starts_with("incomplete input") || msg.starts_with("unrecognized token") {
+    if msg.contains("syntax error")
+        || msg.starts_with("incomplete input")
+        || msg.starts_with("unrecognized token")
+    {
         return PgError::error(sqlstate::SYNTAX_ERROR, msg.to_owned());
     }
     if msg.contains("integer overflow") {
         return PgError::error(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range");
     }
     if msg.starts_with("cannot start a transaction within a transaction") {
-        return PgError::error(sqlstate::ACTIVE_SQL_TRANSACTION, "there is already a transaction in progress");
+        return PgError::error(
+            sqlstate::ACTIVE_SQL_TRANSACTION,
+            "there is already a transaction in progress",
+        );
     }
     if msg.starts_with("no such savepoint") {
-        return PgError::error("3B001", msg.replace("no such savepoint:", "savepoint").trim().to_owned() + " does not exist");
+        return PgError::error(
+            "3B001",
+            msg.replace("no such savepoint:", "savepoint")
+                .trim()
+                .to_owned()
+                + " does not exist",
+        );
     }
     PgError::error(sqlstate::SYNTAX_ERROR, msg.to_owned())
 }
@@ -145,7 +173,8 @@ mod tests {
 
     fn run(sql: &str) -> PgError {
         let c = rusqlite::Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT NOT NULL UNIQUE)").unwrap();
+        c.execute_batch("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT NOT NULL UNIQUE)")
+            .unwrap();
         c.execute_batch("INSERT INTO t VALUES (1, 'x')").unwrap();
         map_error(c.execute_batch(sql).unwrap_err())
     }
@@ -153,7 +182,10 @@ mod tests {
     #[test]
     fn common_errors() {
         assert_eq!(run("SELECT * FROM nope").code, "42P01");
-        assert_eq!(run("SELECT * FROM nope").message, "relation \"nope\" does not exist");
+        assert_eq!(
+            run("SELECT * FROM nope").message,
+            "relation \"nope\" does not exist"
+        );
         assert_eq!(run("SELECT zz FROM t").code, "42703");
         assert_eq!(run("SELEC 1").code, "42601");
         assert_eq!(run("INSERT INTO t VALUES (1, 'y')").code, "23505");

@@ -42,7 +42,10 @@ impl EmbeddedBackend {
         std::fs::create_dir_all(&data_dir).map_err(|e| {
             PgError::error(
                 sqlstate::IO_ERROR,
-                format!("could not create data directory {}: {e}", data_dir.display()),
+                format!(
+                    "could not create data directory {}: {e}",
+                    data_dir.display()
+                ),
             )
         })?;
         Ok(EmbeddedBackend {
@@ -230,7 +233,9 @@ fn pg_column_name(name: &str, has_origin: bool) -> String {
     }
     let ident = |s: &str| {
         !s.is_empty()
-            && s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
             && s.chars().all(|c| c.is_alphanumeric() || c == '_')
     };
     if ident(name) {
@@ -282,14 +287,11 @@ fn bind_params(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<(
             .and_then(|name| name.strip_prefix('$'))
             .and_then(|n| n.parse::<usize>().ok())
             .ok_or_else(|| {
-                PgError::error(
-                    sqlstate::SYNTAX_ERROR,
-                    "parameters are written $1, $2, ...",
-                )
+                PgError::error(sqlstate::SYNTAX_ERROR, "parameters are written $1, $2, ...")
             })?;
-        let value = params.get(n.wrapping_sub(1)).ok_or_else(|| {
-            PgError::error("42P02", format!("there is no parameter ${n}"))
-        })?;
+        let value = params
+            .get(n.wrapping_sub(1))
+            .ok_or_else(|| PgError::error("42P02", format!("there is no parameter ${n}")))?;
         let r = match value {
             Value::Null => stmt.raw_bind_parameter(i, rusqlite::types::Null),
             Value::Bool(b) => stmt.raw_bind_parameter(i, *b as i64),
@@ -306,7 +308,12 @@ fn bind_params(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<(
 /// The highest `$n` a statement uses.
 fn param_count(stmt: &rusqlite::Statement<'_>) -> usize {
     (1..=stmt.parameter_count())
-        .filter_map(|i| stmt.parameter_name(i)?.strip_prefix('$')?.parse::<usize>().ok())
+        .filter_map(|i| {
+            stmt.parameter_name(i)?
+                .strip_prefix('$')?
+                .parse::<usize>()
+                .ok()
+        })
         .max()
         .unwrap_or(0)
 }
@@ -342,7 +349,11 @@ impl BackendConnection for EmbeddedConnection {
         Ok(Description { params, columns })
     }
 
-    fn execute(&mut self, st: &Statement<'_>, sink: &mut dyn RowSink) -> Result<ExecOutcome, PgError> {
+    fn execute(
+        &mut self,
+        st: &Statement<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<ExecOutcome, PgError> {
         self.set_session(st.session);
         let mut stmt = self.conn.prepare_cached(st.sql).map_err(map_error)?;
         bind_params(&mut stmt, st.params)?;
@@ -436,7 +447,11 @@ mod tests {
     use crate::backend::worker::{EncodingSink, ExecEvent, ExecRequest};
     use tokio::sync::mpsc;
 
-    fn run(conn: &mut EmbeddedConnection, sql: &str, params: &[Value]) -> Result<(ExecOutcome, Vec<Column>), PgError> {
+    fn run(
+        conn: &mut EmbeddedConnection,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<(ExecOutcome, Vec<Column>), PgError> {
         struct Collect(Vec<Column>);
         impl RowSink for Collect {
             fn columns(&mut self, c: &[Column]) -> Result<(), PgError> {
@@ -464,12 +479,37 @@ mod tests {
     #[test]
     fn dml_and_queries() {
         let mut c = EmbeddedConnection::open_in_memory().unwrap();
-        run(&mut c, "CREATE TABLE t (id int, name varchar(20), v bigint)", &[]).unwrap();
-        let (o, _) = run(&mut c, "INSERT INTO t VALUES ($1, $2, $3)", &[Value::Int(1), Value::Text("a".into()), Value::Null]).unwrap();
-        assert_eq!(o, ExecOutcome { rows: 1, returned_rows: false });
+        run(
+            &mut c,
+            "CREATE TABLE t (id int, name varchar(20), v bigint)",
+            &[],
+        )
+        .unwrap();
+        let (o, _) = run(
+            &mut c,
+            "INSERT INTO t VALUES ($1, $2, $3)",
+            &[Value::Int(1), Value::Text("a".into()), Value::Null],
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            ExecOutcome {
+                rows: 1,
+                returned_rows: false
+            }
+        );
         let (o, cols) = run(&mut c, "SELECT id, name, v, 1, count(*) FROM t", &[]).unwrap();
-        assert_eq!(o, ExecOutcome { rows: 1, returned_rows: true });
-        let types: Vec<(String, Oid, i32)> = cols.iter().map(|c| (c.name.clone(), c.type_oid, c.type_modifier)).collect();
+        assert_eq!(
+            o,
+            ExecOutcome {
+                rows: 1,
+                returned_rows: true
+            }
+        );
+        let types: Vec<(String, Oid, i32)> = cols
+            .iter()
+            .map(|c| (c.name.clone(), c.type_oid, c.type_modifier))
+            .collect();
         assert_eq!(
             types,
             vec![
@@ -483,7 +523,10 @@ mod tests {
         let (o, cols) = run(&mut c, "SELECT * FROM t WHERE id = 99", &[]).unwrap();
         assert_eq!(o.rows, 0);
         assert_eq!(cols.len(), 3);
-        assert_eq!(run(&mut c, "SELECT $2", &[Value::Int(1)]).unwrap_err().code, "42P02");
+        assert_eq!(
+            run(&mut c, "SELECT $2", &[Value::Int(1)]).unwrap_err().code,
+            "42P02"
+        );
     }
 
     #[test]
@@ -499,7 +542,10 @@ mod tests {
         c.transaction(&TxOp::Begin { isolation: None }).unwrap();
         c.reset().unwrap();
         assert!(!c.in_transaction());
-        assert_eq!(run(&mut c, "SELECT * FROM tt", &[]).unwrap_err().code, "42P01");
+        assert_eq!(
+            run(&mut c, "SELECT * FROM tt", &[]).unwrap_err().code,
+            "42P01"
+        );
     }
 
     #[test]
@@ -532,7 +578,8 @@ mod tests {
             version: "PostgreSQL 16.9".into(),
             ..Default::default()
         };
-        snap.settings.insert("application_name".into(), "app".into());
+        snap.settings
+            .insert("application_name".into(), "app".into());
         let (tx, mut rx) = mpsc::channel(8);
         let req = ExecRequest {
             sql: "SELECT version(), current_user(), current_database(), pg_backend_pid(), current_setting('application_name')".into(),
@@ -557,7 +604,9 @@ mod tests {
             )
             .unwrap();
         sink.finish(out, false).unwrap();
-        let ExecEvent::Data(d) = rx.try_recv().unwrap() else { panic!() };
+        let ExecEvent::Data(d) = rx.try_recv().unwrap() else {
+            panic!()
+        };
         let msgs = crate::wire::backend::split_messages(&d).unwrap();
         assert_eq!(
             msgs[0],
