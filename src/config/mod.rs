@@ -386,6 +386,8 @@ impl Settings {
         fix(&mut self.auth.users_file);
         fix(&mut self.backend.iris.password_file);
         fix(&mut self.backend.iris.tls_ca_file);
+        fix(&mut self.backend.embedded.data_dir);
+        fix(&mut self.log.file);
     }
 
     /// Checks values that the types alone cannot.
