@@ -53,8 +53,21 @@ fn load(cli: &Cli) -> Result<(Settings, Option<PathBuf>), String> {
     Ok((settings, path))
 }
 
+/// Loads every file the configuration names, without side effects (a
+/// development certificate that would be generated is only reported).
 fn check_files(settings: &Settings) -> Result<(), String> {
-    pgiris::net::tls::TlsStore::from_settings(&settings.tls).map_err(|e| e.to_string())?;
+    let tls = &settings.tls;
+    let missing = !tls.cert_file.is_empty()
+        && !Path::new(&tls.cert_file).exists()
+        && !Path::new(&tls.key_file).exists();
+    if tls.generate_dev_cert && missing {
+        println!(
+            "note: a development certificate will be generated at {} on first start",
+            tls.cert_file
+        );
+    } else {
+        pgiris::net::tls::TlsStore::from_settings(tls).map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
