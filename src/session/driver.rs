@@ -144,6 +144,18 @@ pub struct Conversation<W> {
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
     ignore_till_sync: bool,
+    /// Extended protocol: statements before Sync outside an explicit
+    /// transaction run in one implicit transaction (committed at Sync,
+    /// rolled back if one failed), as in PostgreSQL.
+    implicit_block: bool,
+    implicit_failed: bool,
+    /// Descriptions of statements parsed before, so a repeated Parse of
+    /// the same text (the unnamed statement of every extended-protocol
+    /// query) costs no backend round trip. Cleared after DDL.
+    described: HashMap<(Arc<str>, Vec<Oid>), Description>,
+    /// Whether the frame after the current one is already known to be a
+    /// Sync: then a single Execute needs no implicit transaction.
+    next_is_sync: bool,
     /// The interrupter of the statement running now (shared with the actor,
     /// which uses it when the client disconnects mid-statement).
     running: Rc<std::cell::RefCell<Option<Interrupter>>>,
@@ -261,6 +273,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             statements: HashMap::new(),
             portals: HashMap::new(),
             ignore_till_sync: false,
+            implicit_block: false,
+            implicit_failed: false,
+            described: HashMap::new(),
+            next_is_sync: false,
             running: Rc::new(std::cell::RefCell::new(None)),
         }
     }
@@ -268,6 +284,11 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
     /// The interrupter slot the actor watches.
     pub fn running_statement(&self) -> Rc<std::cell::RefCell<Option<Interrupter>>> {
         self.running.clone()
+    }
+
+    /// Tells the driver whether the next frame (already received) is Sync.
+    pub fn set_next_is_sync(&mut self, v: bool) {
+        self.next_is_sync = v;
     }
 
     pub fn is_ready(&self) -> bool {
@@ -613,6 +634,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             }
             FrontendMessage::Sync => {
                 self.ignore_till_sync = false;
+                self.end_implicit_block().await;
                 self.release_if_idle();
                 self.ready_for_query();
                 self.flush().await
@@ -658,6 +680,9 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 msg::error_response(&mut self.out, &e);
                 self.after_error();
                 self.ignore_till_sync = true;
+                if self.implicit_block {
+                    self.implicit_failed = true;
+                }
                 if e.is_fatal() {
                     self.phase = Phase::Closed;
                     return Flow::Close;
@@ -706,9 +731,28 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             .ok_or_else(|| PgError::internal("no backend connection"))
     }
 
+    /// Sync (or a simple Query) ends the extended protocol's implicit
+    /// transaction: commit, or roll back after an error.
+    async fn end_implicit_block(&mut self) {
+        if !self.implicit_block {
+            return;
+        }
+        let failed = std::mem::take(&mut self.implicit_failed);
+        self.implicit_block = false;
+        let op = if failed { TxOp::Rollback } else { TxOp::Commit };
+        if let Err(e) = self.backend_tx(op).await
+            && !failed
+        {
+            msg::error_response(&mut self.out, &e);
+            let _ = self.backend_tx(TxOp::Rollback).await;
+        }
+    }
+
     /// Transaction mode: give the connection back between transactions.
     fn release_if_idle(&mut self) {
-        if self.config.pool_mode == PoolMode::Transaction && self.status == TransactionStatus::Idle
+        if self.config.pool_mode == PoolMode::Transaction
+            && self.status == TransactionStatus::Idle
+            && !self.implicit_block
         {
             self.lease = None;
         }
@@ -722,6 +766,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         {
             panic!("fault injection: panic_in_session_on_query");
         }
+        self.end_implicit_block().await;
         let statements = sql::split_statements(q);
         if statements.is_empty() {
             msg::empty_query_response(&mut self.out);
@@ -804,10 +849,16 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                         "there is already a transaction in progress",
                     );
                 } else {
-                    self.backend_tx(TxOp::Begin {
-                        isolation: isolation.clone(),
-                    })
-                    .await?;
+                    if self.implicit_block {
+                        // BEGIN inside the implicit block turns it into a
+                        // regular transaction block, as in PostgreSQL.
+                        self.implicit_block = false;
+                    } else {
+                        self.backend_tx(TxOp::Begin {
+                            isolation: isolation.clone(),
+                        })
+                        .await?;
+                    }
                     self.status = TransactionStatus::InBlock;
                     if let Some(level) = isolation {
                         self.params
@@ -824,6 +875,11 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                         sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                         "there is no transaction in progress",
                     );
+                    if self.implicit_block {
+                        self.implicit_block = false;
+                        let op = if commit { TxOp::Commit } else { TxOp::Rollback };
+                        self.backend_tx(op).await?;
+                    }
                     return self.complete(if commit { "COMMIT" } else { "ROLLBACK" });
                 }
                 let failed = self.status == TransactionStatus::Failed;
@@ -983,7 +1039,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 };
                 let done = self.run_backend(req).await?;
                 if sql::is_ddl(&verb) {
-                    // Descriptions of other statements may be stale now.
+                    self.described.clear();
                 }
                 if !done.held.is_empty() {
                     msg::portal_suspended(&mut self.out);
@@ -1102,10 +1158,22 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                         return Err(PgError::in_failed_transaction());
                     }
                     let sql: Arc<str> = Arc::from(*stmt);
-                    let lease = self.acquire().await?;
-                    let description = lease.describe(sql.clone(), param_types).await;
-                    self.release_if_idle();
-                    Prepared::new(Body::Backend { sql, verb }, description?)
+                    let key = (sql.clone(), param_types);
+                    let description = match self.described.get(&key) {
+                        Some(d) => d.clone(),
+                        None => {
+                            let lease = self.acquire().await?;
+                            let d = lease.describe(sql.clone(), key.1.clone()).await;
+                            self.release_if_idle();
+                            let d = d?;
+                            if self.described.len() >= 256 {
+                                self.described.clear();
+                            }
+                            self.described.insert(key, d.clone());
+                            d
+                        }
+                    };
+                    Prepared::new(Body::Backend { sql, verb }, description)
                 }
                 cmd => {
                     let columns = Prepared::session_columns(&cmd);
@@ -1272,6 +1340,13 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                     .await?
             }
             Body::Backend { sql, verb } => {
+                if self.status == TransactionStatus::Idle
+                    && !self.implicit_block
+                    && !self.next_is_sync
+                {
+                    self.backend_tx(TxOp::Begin { isolation: None }).await?;
+                    self.implicit_block = true;
+                }
                 let cmd = Command::Backend {
                     verb: verb.clone(),
                     returns_rows_hint: statement.columns.is_some(),

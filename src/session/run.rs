@@ -123,6 +123,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
         Err(_) => return login_timeout(log),
     }
     let mut logged_in = conv.is_ready();
+    let mut lookahead: Option<Incoming> = None;
     if logged_in {
         max_len.set(MAX_MESSAGE);
     }
@@ -133,7 +134,10 @@ pub async fn run<W: AsyncWrite + Unpin>(
             IdleTimer::Login => Some(login_deadline),
             IdleTimer::Session(d) | IdleTimer::InTransaction(d) => Some(Instant::now() + d),
         };
-        let next = tokio::select! {
+        let next = if let Some(f) = lookahead.take() {
+            Some(Some(f))
+        } else {
+            tokio::select! {
             f = frames.recv() => Some(f),
             _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => None,
             _ = control.notify.notified() => {
@@ -143,6 +147,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
                     return EndReason::AdminShutdown;
                 }
                 continue;
+            }
             }
         };
         let frame = match next {
@@ -188,6 +193,12 @@ pub async fn run<W: AsyncWrite + Unpin>(
             }
             Some(Some(Ok(frame))) => frame,
         };
+        // A frame already received after this one: a Sync right behind an
+        // Execute spares the implicit transaction.
+        if lookahead.is_none() {
+            lookahead = frames.try_recv().ok();
+        }
+        conv.set_next_is_sync(matches!(&lookahead, Some(Ok(f)) if f.tag == b'S'));
         let terminate = frame.tag == b'X';
         let handled = if logged_in {
             conv.handle(frame).await
