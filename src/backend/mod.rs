@@ -102,7 +102,9 @@ pub struct Description {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxOp {
     /// BEGIN / START TRANSACTION (the isolation clause is kept as written).
-    Begin { isolation: Option<String> },
+    Begin {
+        isolation: Option<String>,
+    },
     Commit,
     Rollback,
     Savepoint(String),
