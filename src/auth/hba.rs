@@ -387,8 +387,10 @@ fn tokenize(line: &str) -> Result<Vec<Vec<Token>>, String> {
                 break;
             }
             while chars.next_if(|c| c.is_whitespace()).is_some() {}
-            if matches!(chars.peek(), None | Some('#') | Some(',')) {
-                return Err("a list ends with a comma".into());
+            match chars.peek() {
+                None | Some('#') => return Err("a list ends with a comma".into()),
+                Some(',') => return Err("empty item in a comma-separated list".into()),
+                Some(_) => {}
             }
         }
         fields.push(field);
@@ -606,5 +608,419 @@ fn parse_method(name: &str) -> Result<Method, String> {
             "authentication method \"{name}\" is not supported by pgiris (use trust, reject, scram-sha-256, md5, password or iris)"
         )),
         _ => Err(format!("invalid authentication method \"{name}\"")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp<'a>(addr: &str, tls: bool, user: &'a str, database: &'a str) -> ConnFacts<'a> {
+        ConnFacts {
+            addr: Some(addr.parse().unwrap()),
+            local_addr: Some("192.0.2.10".parse().unwrap()),
+            tls,
+            user,
+            database,
+            replication: false,
+        }
+    }
+
+    fn unix<'a>(user: &'a str, database: &'a str) -> ConnFacts<'a> {
+        ConnFacts {
+            addr: None,
+            local_addr: None,
+            tls: false,
+            user,
+            database,
+            replication: false,
+        }
+    }
+
+    const RULES: &str = r#"
+# TYPE  DATABASE  USER  ADDRESS  METHOD
+local   all       all                      trust
+hostssl sales,"all"  alice,"+bob"  10.0.0.0/8   scram-sha-256   # quoted keywords are names
+hostnossl all     carol 10.0.0.0 255.255.0.0  password allow_plaintext=1
+host    sameuser  all   ::1/128  md5
+host    replication  all  127.0.0.1/32  trust
+host    all       dave  samehost  iris
+hostgssenc all    all   0.0.0.0/0  trust
+host    all       all   127.0.0.1/32  \
+        scram-sha-256
+host    "replication" all 0.0.0.0/0 reject
+hostnogssenc all  erin  0.0.0.0/0  password
+host    all       all   all  reject
+"#;
+
+    #[test]
+    fn parses_columns_lists_quotes_and_continuations() {
+        let rules = HbaRules::parse(RULES).unwrap();
+        let r = rules.rules();
+        assert_eq!(r.len(), 11);
+        assert_eq!(
+            (r[0].line, r[0].conn_type, r[0].method),
+            (3, ConnType::Local, Method::Trust)
+        );
+        assert_eq!(r[0].address, AddressMatch::Local);
+        assert_eq!(
+            r[1].databases,
+            vec![
+                DatabaseMatch::Name("sales".into()),
+                DatabaseMatch::Name("all".into())
+            ]
+        );
+        assert_eq!(
+            r[1].users,
+            vec![
+                UserMatch::Name("alice".into()),
+                UserMatch::Name("+bob".into())
+            ]
+        );
+        assert_eq!(
+            r[2].address,
+            AddressMatch::Net {
+                addr: "10.0.0.0".parse().unwrap(),
+                mask: "255.255.0.0".parse().unwrap()
+            }
+        );
+        assert!(r[2].allow_plaintext);
+        assert!(!r[1].allow_plaintext);
+        assert_eq!(r[7].line, 10);
+        assert_eq!(r[7].method, Method::ScramSha256);
+        assert_eq!(
+            r[7].text,
+            "host    all       all   127.0.0.1/32          scram-sha-256"
+        );
+        assert_eq!(
+            r[8].databases,
+            vec![DatabaseMatch::Name("replication".into())]
+        );
+    }
+
+    #[test]
+    fn first_matching_rule_wins() {
+        let rules = HbaRules::parse(RULES).unwrap();
+        let repl = ConnFacts {
+            replication: true,
+            ..tcp("127.0.0.1", false, "u", "whatever")
+        };
+        let cases: Vec<(ConnFacts<'_>, Option<usize>)> = vec![
+            (unix("anyone", "db"), Some(3)),
+            (tcp("10.1.2.3", true, "alice", "sales"), Some(4)),
+            (tcp("10.1.2.3", true, "+bob", "all"), Some(4)),
+            // "all" was quoted: only the database literally named all.
+            (tcp("10.1.2.3", true, "alice", "other"), Some(14)),
+            (tcp("10.1.2.3", false, "alice", "sales"), Some(14)),
+            (tcp("10.0.2.3", false, "carol", "x"), Some(5)),
+            (tcp("10.2.2.3", false, "carol", "x"), Some(14)),
+            (tcp("10.1.2.3", true, "carol", "x"), Some(14)),
+            (tcp("::1", false, "frank", "frank"), Some(6)),
+            (tcp("::1", false, "frank", "other"), Some(14)),
+            (repl, Some(7)),
+            (tcp("127.0.0.1", false, "dave", "x"), Some(8)),
+            (tcp("192.0.2.10", false, "dave", "x"), Some(8)),
+            (tcp("192.0.2.11", false, "dave", "x"), Some(14)),
+            (tcp("127.0.0.1", false, "u", "replication"), Some(10)),
+            (tcp("::ffff:127.0.0.1", true, "u", "x"), Some(10)),
+            (tcp("10.9.9.9", false, "u", "replication"), Some(12)),
+            (tcp("10.9.9.9", false, "erin", "x"), Some(13)),
+            (tcp("203.0.113.5", true, "zed", "x"), Some(14)),
+        ];
+        for (facts, line) in cases {
+            assert_eq!(rules.find(&facts).map(|r| r.line), line, "{facts:?}");
+        }
+        // A replication connection matches only `replication` lines.
+        let only_all = HbaRules::parse("host all all all trust\n").unwrap();
+        assert!(only_all.find(&repl).is_none());
+        // No rules, no entry.
+        assert!(
+            HbaRules::parse("# nothing\n")
+                .unwrap()
+                .find(&unix("u", "d"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn cidr_edges() {
+        let rules = HbaRules::parse(
+            "host all a 0.0.0.0/0 trust\nhost all b 192.168.1.128/25 trust\nhost all c ::/0 trust\nhost all d 2001:db8::/32 trust\nhost all e 10.0.0.1/32 trust\n",
+        )
+        .unwrap();
+        let line =
+            |addr: &str, user: &str| rules.find(&tcp(addr, false, user, "d")).map(|r| r.line);
+        assert_eq!(line("8.8.8.8", "a"), Some(1));
+        assert_eq!(line("::1", "a"), None);
+        assert_eq!(line("192.168.1.200", "b"), Some(2));
+        assert_eq!(line("192.168.1.100", "b"), None);
+        assert_eq!(line("::1", "c"), Some(3));
+        assert_eq!(line("8.8.8.8", "c"), None);
+        assert_eq!(line("2001:db8:ffff::1", "d"), Some(4));
+        assert_eq!(line("2001:db9::1", "d"), None);
+        assert_eq!(line("10.0.0.1", "e"), Some(5));
+        assert_eq!(line("10.0.0.2", "e"), None);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            (
+                "hots all all all trust",
+                1,
+                "invalid connection type \"hots\"",
+            ),
+            (
+                "host,local all all all trust",
+                1,
+                "multiple values specified for connection type",
+            ),
+            ("local", 1, "end-of-line before database specification"),
+            ("local all", 1, "end-of-line before role specification"),
+            (
+                "local all all",
+                1,
+                "end-of-line before authentication method",
+            ),
+            (
+                "host all all",
+                1,
+                "end-of-line before IP address specification",
+            ),
+            (
+                "host all all 10.0.0.0/8",
+                1,
+                "end-of-line before authentication method",
+            ),
+            (
+                "\n\nhost all all 10.0.0.0 trust",
+                3,
+                "invalid IP mask \"trust\"",
+            ),
+            (
+                "host all all 10.0.0.0",
+                1,
+                "end-of-line before netmask specification",
+            ),
+            (
+                "host all all 10.0.0.0 ffff::",
+                1,
+                "IP address and mask do not match",
+            ),
+            (
+                "host all all 10.0.0.0/33 trust",
+                1,
+                "invalid CIDR mask in address \"10.0.0.0/33\"",
+            ),
+            ("host all all 10.0.0.0/x trust", 1, "invalid CIDR mask"),
+            ("host all all 10.0.0.0/+8 trust", 1, "invalid CIDR mask"),
+            ("host all all ::1/129 trust", 1, "invalid CIDR mask"),
+            (
+                "host all all 10.0.0.300/8 trust",
+                1,
+                "invalid IP address \"10.0.0.300\"",
+            ),
+            (
+                "host all all db.example.com trust",
+                1,
+                "host names are not supported",
+            ),
+            ("host all all samenet trust", 1, "samenet is not supported"),
+            (
+                "host all all 10.0.0.0/8,::1/128 trust",
+                1,
+                "multiple values specified for host address",
+            ),
+            (
+                "local all all scram",
+                1,
+                "invalid authentication method \"scram\"",
+            ),
+            (
+                "local all all peer",
+                1,
+                "authentication method \"peer\" is not supported by pgiris",
+            ),
+            (
+                "local all all trust,md5",
+                1,
+                "multiple values specified for authentication type",
+            ),
+            (
+                "local all all trust foo",
+                1,
+                "authentication option not in name=value format: foo",
+            ),
+            (
+                "local all all password clientcert=1",
+                1,
+                "unrecognized authentication option name: \"clientcert\"",
+            ),
+            (
+                "local all all md5 allow_plaintext=1",
+                1,
+                "allow_plaintext applies only to the password and iris methods",
+            ),
+            (
+                "local all all iris allow_plaintext=maybe",
+                1,
+                "invalid value for allow_plaintext",
+            ),
+            (
+                "local @dbs all trust",
+                1,
+                "@file inclusion is not supported",
+            ),
+            (
+                "local all @users trust",
+                1,
+                "@file inclusion is not supported",
+            ),
+            (
+                "local all +admins trust",
+                1,
+                "group membership (+role) is not supported",
+            ),
+            (
+                "local samerole all trust",
+                1,
+                "\"samerole\" is not supported",
+            ),
+            (
+                "local /^db all trust",
+                1,
+                "regular expressions are not supported",
+            ),
+            ("local all \"alice trust", 1, "unterminated quoted string"),
+            ("local all \"\" trust", 1, "empty quoted name"),
+            (
+                "local all a,,b trust",
+                1,
+                "empty item in a comma-separated list",
+            ),
+            ("local db, ", 1, "a list ends with a comma"),
+            ("local all a,# x", 1, "a list ends with a comma"),
+            ("local ,all all trust", 1, "a list starts with a comma"),
+            (
+                "# ok\nlocal all all \\\n bogus",
+                2,
+                "invalid authentication method \"bogus\"",
+            ),
+            (
+                "# ok\nlocal all all \\\n\n bogus",
+                2,
+                "end-of-line before authentication method",
+            ),
+            (
+                "local all all \\\r\n trust\r\nfoo",
+                3,
+                "invalid connection type \"foo\"",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let e = HbaRules::parse(text).unwrap_err();
+            assert_eq!(e.line, *line, "{text:?}: {e}");
+            assert!(e.message.contains(needle), "{text:?}: {e}");
+            assert!(e.to_string().starts_with(&format!("line {line}: ")));
+        }
+    }
+
+    #[test]
+    fn lists_allow_spaces_after_commas_and_comments_after_rules() {
+        let rules =
+            HbaRules::parse("host a, b  u1,u2 ::1/128 trust # a comment, with commas\r\n").unwrap();
+        let r = &rules.rules()[0];
+        assert_eq!(r.databases.len(), 2);
+        assert_eq!(r.users.len(), 2);
+        assert!(rules.find(&tcp("::1", false, "u2", "b")).is_some());
+    }
+
+    #[test]
+    fn postgres_error_texts() {
+        let f = tcp("1.2.3.4", false, "u", "d");
+        let e = no_match_error(&f);
+        assert_eq!(e.code, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION);
+        assert!(e.is_fatal());
+        assert_eq!(
+            e.message,
+            "no pg_hba.conf entry for host \"1.2.3.4\", user \"u\", database \"d\", no encryption"
+        );
+        let e = no_match_error(&tcp("::1", true, "u", "d"));
+        assert_eq!(
+            e.message,
+            "no pg_hba.conf entry for host \"::1\", user \"u\", database \"d\", SSL encryption"
+        );
+        let e = no_match_error(&unix("u", "d"));
+        assert_eq!(
+            e.message,
+            "no pg_hba.conf entry for host \"[local]\", user \"u\", database \"d\", no encryption"
+        );
+        let repl = ConnFacts {
+            replication: true,
+            ..f
+        };
+        assert_eq!(
+            no_match_error(&repl).message,
+            "no pg_hba.conf entry for replication connection from host \"1.2.3.4\", user \"u\", no encryption"
+        );
+        assert_eq!(
+            reject_error(&f).message,
+            "pg_hba.conf rejects connection for host \"1.2.3.4\", user \"u\", database \"d\", no encryption"
+        );
+    }
+
+    #[test]
+    fn load_reads_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pg_hba.conf");
+        std::fs::write(&path, "local all all trust\n").unwrap();
+        assert_eq!(HbaRules::load(&path).unwrap().rules().len(), 1);
+        let e = HbaRules::load(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(e.line, 0);
+        assert!(e.message.starts_with("could not read "));
+    }
+
+    #[test]
+    fn random_input_never_panics() {
+        use rand::RngExt;
+        let mut rng = rand::rng();
+        let words = [
+            "local",
+            "host",
+            "hostssl",
+            "all",
+            "sameuser",
+            "\"",
+            ",",
+            " ",
+            "\\\n",
+            "\n",
+            "#",
+            "10.0.0.0/8",
+            "::1/128",
+            "/",
+            "255.0.0.0",
+            "trust",
+            "iris",
+            "allow_plaintext=1",
+            "=",
+            "+",
+            "@",
+            "samehost",
+            "\u{e9}",
+            "\t",
+            "/33",
+            "ffff::",
+        ];
+        for _ in 0..3000 {
+            let n = rng.random_range(0..20);
+            let text: String = (0..n)
+                .map(|_| words[rng.random_range(0..words.len())])
+                .collect();
+            if let Ok(rules) = HbaRules::parse(&text) {
+                let _ = rules.find(&tcp("10.1.1.1", false, "u", "d"));
+                let _ = rules.find(&unix("u", "d"));
+            }
+        }
     }
 }

@@ -11,9 +11,6 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
 use super::hba::{self, ConnFacts};
 use super::md5::{self, Md5Hash};
 use super::scram::{
@@ -212,8 +209,8 @@ enum Plan {
 
 /// What a cleartext password will be checked against.
 enum Cleartext {
-    Plain(Secret),
-    Md5(Md5Hash),
+    /// An md5 hash or a plaintext password: checked at once.
+    Cheap(Credential),
     Scram(ScramSecret),
     /// Unknown user: a mock PBKDF2 that fails.
     Mock {
@@ -268,9 +265,8 @@ impl Exchange {
             }),
             Method::Password | Method::Iris if !secure_transport && !allow_plaintext => {
                 Plan::Refuse(AuthFailure {
-                    error: hba::reject_error(facts).with_hint(
-                        "The cleartext password method of this connection requires SSL.",
-                    ),
+                    error: hba::reject_error(facts)
+                        .with_hint("This server accepts a cleartext password only over SSL."),
                     reason: format!(
                         "method {method} on a connection without TLS, and the rule lacks allow_plaintext=1"
                     ),
@@ -282,9 +278,8 @@ impl Exchange {
                 None => Plan::Sasl(scram()),
             },
             Method::Password => Plan::Cleartext(match credential {
-                Some(Credential::Plaintext { password, .. }) => Cleartext::Plain(password.clone()),
-                Some(Credential::Md5(hash)) => Cleartext::Md5(hash.clone()),
                 Some(Credential::Scram(secret)) => Cleartext::Scram(secret.clone()),
+                Some(cheap) => Cleartext::Cheap(cheap.clone()),
                 None => Cleartext::Mock {
                     secret: mock.scram_secret_for(user),
                     reason: missing_secret_reason(user, None),
@@ -399,20 +394,8 @@ impl Exchange {
     fn check_cleartext(&mut self, target: Cleartext, password: &[u8]) -> Step {
         let mismatch = || format!("Password does not match for user \"{}\".", self.user);
         match target {
-            Cleartext::Plain(stored) => {
-                // Hashing first makes the comparison independent of lengths.
-                let a = Sha256::digest(password);
-                let b = Sha256::digest(stored.expose().as_bytes());
-                if bool::from(a.ct_eq(&b)) {
-                    Step::Success {
-                        final_message: None,
-                    }
-                } else {
-                    self.password_failed(mismatch())
-                }
-            }
-            Cleartext::Md5(hash) => {
-                if hash.matches_password(password, &self.user) {
+            Cleartext::Cheap(credential) => {
+                if credential.matches_password(&self.user, password) {
                     Step::Success {
                         final_message: None,
                     }
@@ -513,5 +496,688 @@ fn read_password(body: &[u8]) -> Result<&[u8], PgError> {
             sqlstate::PROTOCOL_VIOLATION,
             "invalid password packet size",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::OnceLock;
+
+    use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
+
+    use super::*;
+
+    const END_POINT: [u8; 32] = [0xab; 32];
+
+    fn mock() -> MockSecret {
+        MockSecret::from_bytes([42; 32])
+    }
+
+    /// alice's verifier, made by postgres-protocol (as a client tool would).
+    fn alice() -> Credential {
+        static ALICE: OnceLock<String> = OnceLock::new();
+        let verifier =
+            ALICE.get_or_init(|| postgres_protocol::password::scram_sha_256(b"wonderland"));
+        Credential::from_secret("alice", verifier).unwrap()
+    }
+
+    fn facts(user: &str, tls: bool) -> ConnFacts<'_> {
+        ConnFacts {
+            addr: Some(IpAddr::from([192, 0, 2, 7])),
+            local_addr: None,
+            tls,
+            user,
+            database: "db",
+            replication: false,
+        }
+    }
+
+    /// A SCRAM-method exchange; `cb` is the connection's end-point hash.
+    fn scram_exchange(
+        user: &str,
+        tls: bool,
+        credential: Option<&Credential>,
+        cb: Option<&[u8]>,
+    ) -> Exchange {
+        let cb = cb.map(|h| ChannelBindingData::tls_server_end_point(h.to_vec()));
+        Exchange::new(
+            Method::ScramSha256,
+            false,
+            &facts(user, tls),
+            credential,
+            cb.as_ref(),
+            &mock(),
+        )
+    }
+
+    fn sasl_initial(mechanism: &str, data: &[u8]) -> Vec<u8> {
+        let mut body = mechanism.as_bytes().to_vec();
+        body.push(0);
+        body.extend_from_slice(&(data.len() as i32).to_be_bytes());
+        body.extend_from_slice(data);
+        body
+    }
+
+    fn password_message(password: &str) -> Vec<u8> {
+        let mut body = password.as_bytes().to_vec();
+        body.push(0);
+        body
+    }
+
+    fn failure(step: Step) -> AuthFailure {
+        match step {
+            Step::Failure(f) => f,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    fn sent(step: Step) -> AuthRequest {
+        match step {
+            Step::Send(r) => r,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    /// Runs a SCRAM login with postgres-protocol's client. Returns the
+    /// offered mechanisms, the server-first message and the outcome.
+    fn scram_login(
+        exchange: &mut Exchange,
+        password: &str,
+        binding: ChannelBinding,
+        mechanism: &str,
+    ) -> (Vec<&'static str>, Vec<u8>, Result<(), AuthFailure>) {
+        let AuthRequest::Sasl { mechanisms } = sent(exchange.start()) else {
+            panic!("expected AuthenticationSASL");
+        };
+        let mut client = ScramSha256::new(password.as_bytes(), binding);
+        let step = exchange.on_message(&sasl_initial(mechanism, client.message()));
+        let server_first = match step {
+            Step::Send(AuthRequest::SaslContinue(data)) => data,
+            Step::Failure(f) => return (mechanisms, Vec::new(), Err(f)),
+            other => panic!("{other:?}"),
+        };
+        client.update(&server_first).unwrap();
+        let outcome = match exchange.on_message(client.message()) {
+            Step::Success {
+                final_message: Some(AuthRequest::SaslFinal(data)),
+            } => {
+                client
+                    .finish(&data)
+                    .expect("the client accepts the server signature");
+                Ok(())
+            }
+            Step::Failure(f) => Err(f),
+            other => panic!("{other:?}"),
+        };
+        (mechanisms, server_first, outcome)
+    }
+
+    fn assert_password_failed(f: &AuthFailure, user: &str) {
+        assert_eq!(f.error.code, sqlstate::INVALID_PASSWORD);
+        assert_eq!(
+            f.error.message,
+            format!("password authentication failed for user \"{user}\"")
+        );
+        assert!(f.error.is_fatal());
+        assert_eq!(f.error.detail, None);
+    }
+
+    #[test]
+    fn scram_plain_connection() {
+        let cred = alice();
+        let mut x = scram_exchange("alice", false, Some(&cred), None);
+        let (mechs, _, outcome) = scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::unsupported(),
+            SCRAM_SHA_256,
+        );
+        assert_eq!(mechs, vec!["SCRAM-SHA-256"]);
+        outcome.unwrap();
+        assert_eq!(x.mechanism(), "SCRAM-SHA-256");
+    }
+
+    #[test]
+    fn scram_plus_with_the_right_end_point() {
+        let cred = alice();
+        let mut x = scram_exchange("alice", true, Some(&cred), Some(&END_POINT));
+        let (mechs, _, outcome) = scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::tls_server_end_point(END_POINT.to_vec()),
+            SCRAM_SHA_256_PLUS,
+        );
+        assert_eq!(mechs, vec!["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
+        outcome.unwrap();
+        assert_eq!(x.mechanism(), "SCRAM-SHA-256-PLUS");
+    }
+
+    #[test]
+    fn scram_plus_with_a_wrong_end_point_is_refused() {
+        let cred = alice();
+        let mut x = scram_exchange("alice", true, Some(&cred), Some(&END_POINT));
+        let (_, _, outcome) = scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::tls_server_end_point(vec![0xcd; 32]),
+            SCRAM_SHA_256_PLUS,
+        );
+        let f = outcome.unwrap_err();
+        assert_eq!(f.error.code, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION);
+        assert_eq!(f.error.message, "SCRAM channel binding check failed");
+    }
+
+    #[test]
+    fn gs2_y_is_a_downgrade_only_when_plus_was_offered() {
+        let cred = alice();
+        let mut x = scram_exchange("alice", true, Some(&cred), Some(&END_POINT));
+        let (_, _, outcome) = scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::unrequested(),
+            SCRAM_SHA_256,
+        );
+        let f = outcome.unwrap_err();
+        assert_eq!(f.error.code, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION);
+        assert_eq!(f.error.message, "SCRAM channel binding negotiation error");
+        // TLS without binding data (say an Ed25519 certificate): no PLUS
+        // offered, so `y` is honest.
+        let mut x = scram_exchange("alice", true, Some(&cred), None);
+        let (mechs, _, outcome) = scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::unrequested(),
+            SCRAM_SHA_256,
+        );
+        assert_eq!(mechs, vec!["SCRAM-SHA-256"]);
+        outcome.unwrap();
+    }
+
+    #[test]
+    fn scram_plus_requested_without_binding_data_is_a_protocol_violation() {
+        let cred = alice();
+        let mut x = scram_exchange("alice", false, Some(&cred), None);
+        let (_, _, outcome) = scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::tls_server_end_point(END_POINT.to_vec()),
+            SCRAM_SHA_256_PLUS,
+        );
+        let f = outcome.unwrap_err();
+        assert_eq!(f.error.code, sqlstate::PROTOCOL_VIOLATION);
+        assert_eq!(
+            f.error.message,
+            "client selected an invalid SASL authentication mechanism"
+        );
+        // `p` with the plain mechanism.
+        let mut x = scram_exchange("alice", false, Some(&cred), None);
+        let (_, _, outcome) = scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::tls_server_end_point(END_POINT.to_vec()),
+            SCRAM_SHA_256,
+        );
+        let f = outcome.unwrap_err();
+        assert_eq!(f.error.code, sqlstate::PROTOCOL_VIOLATION);
+        assert_eq!(f.error.message, "malformed SCRAM message");
+    }
+
+    #[test]
+    fn wrong_password_unknown_user_and_md5_user_fail_alike() {
+        let cred = alice();
+        let md5_user =
+            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
+                .unwrap();
+        let cases: Vec<(&str, Option<&Credential>, &str)> = vec![
+            ("alice", Some(&cred), "wrong"),
+            ("ghost", None, "wonderland"),
+            ("bob", Some(&md5_user), "pw"),
+        ];
+        let mut shapes = Vec::new();
+        for (user, credential, password) in cases {
+            let mut x = scram_exchange(user, false, credential, None);
+            let (mechs, server_first, outcome) = scram_login(
+                &mut x,
+                password,
+                ChannelBinding::unsupported(),
+                SCRAM_SHA_256,
+            );
+            let f = outcome.unwrap_err();
+            assert_password_failed(&f, user);
+            assert!(!f.reason.contains(password), "{}", f.reason);
+            // r=<client nonce 24><server nonce 24>,s=<24>,i=4096
+            let text = String::from_utf8(server_first).unwrap();
+            let parts: Vec<usize> = text.split(',').map(str::len).collect();
+            shapes.push((mechs, parts, text.ends_with(",i=4096")));
+        }
+        assert!(shapes.windows(2).all(|w| w[0] == w[1]), "{shapes:?}");
+    }
+
+    #[test]
+    fn md5_method() {
+        let md5_user =
+            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
+                .unwrap();
+        let plain = Credential::from_secret("dev", "devpw").unwrap();
+        for (user, cred, password) in [("bob", &md5_user, "pw"), ("dev", &plain, "devpw")] {
+            for (attempt, ok) in [(password, true), ("nope", false)] {
+                let mut x = Exchange::new(
+                    Method::Md5,
+                    false,
+                    &facts(user, false),
+                    Some(cred),
+                    None,
+                    &mock(),
+                );
+                let AuthRequest::Md5Password { salt } = sent(x.start()) else {
+                    panic!("expected an MD5 challenge");
+                };
+                let response = postgres_protocol::authentication::md5_hash(
+                    user.as_bytes(),
+                    attempt.as_bytes(),
+                    salt,
+                );
+                match x.on_message(&password_message(&response)) {
+                    Step::Success {
+                        final_message: None,
+                    } => assert!(ok),
+                    Step::Failure(f) => {
+                        assert!(!ok);
+                        assert_password_failed(&f, user);
+                    }
+                    other => panic!("{other:?}"),
+                }
+                assert_eq!(x.mechanism(), "md5");
+            }
+        }
+        // SCRAM credential or unknown user: md5 runs SCRAM, as PostgreSQL.
+        let cred = alice();
+        let mut x = Exchange::new(
+            Method::Md5,
+            false,
+            &facts("alice", false),
+            Some(&cred),
+            None,
+            &mock(),
+        );
+        scram_login(
+            &mut x,
+            "wonderland",
+            ChannelBinding::unsupported(),
+            SCRAM_SHA_256,
+        )
+        .2
+        .unwrap();
+        let mut x = Exchange::new(
+            Method::Md5,
+            false,
+            &facts("ghost", false),
+            None,
+            None,
+            &mock(),
+        );
+        assert!(matches!(sent(x.start()), AuthRequest::Sasl { .. }));
+    }
+
+    #[test]
+    fn md5_challenges_use_fresh_salts() {
+        let md5_user =
+            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
+                .unwrap();
+        let salts: std::collections::HashSet<[u8; 4]> = (0..8)
+            .map(|_| {
+                let mut x = Exchange::new(
+                    Method::Md5,
+                    false,
+                    &facts("bob", false),
+                    Some(&md5_user),
+                    None,
+                    &mock(),
+                );
+                match sent(x.start()) {
+                    AuthRequest::Md5Password { salt } => salt,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert!(salts.len() > 1);
+    }
+
+    #[test]
+    fn password_method_refused_on_plaintext_tcp_without_allow_plaintext() {
+        for method in [Method::Password, Method::Iris] {
+            let mut x = Exchange::new(
+                method,
+                false,
+                &facts("alice", false),
+                Some(&alice()),
+                None,
+                &mock(),
+            );
+            let f = failure(x.start());
+            assert_eq!(f.error.code, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION);
+            assert!(f.reason.contains("allow_plaintext"));
+            // TLS, a Unix socket, or allow_plaintext=1: the password is asked.
+            let unix = ConnFacts {
+                addr: None,
+                ..facts("alice", false)
+            };
+            for (allow, f) in [
+                (false, facts("alice", true)),
+                (false, unix),
+                (true, facts("alice", false)),
+            ] {
+                let mut x = Exchange::new(method, allow, &f, Some(&alice()), None, &mock());
+                assert_eq!(sent(x.start()), AuthRequest::CleartextPassword);
+            }
+        }
+    }
+
+    #[test]
+    fn password_method_against_each_credential() {
+        let md5_user =
+            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
+                .unwrap();
+        let plain = Credential::from_secret("dev", "devpw").unwrap();
+        // Cheap checks answer at once.
+        for (user, cred, password) in [("bob", &md5_user, "pw"), ("dev", &plain, "devpw")] {
+            for (attempt, ok) in [(password, true), ("nope", false), ("devpwx", false)] {
+                let mut x = Exchange::new(
+                    Method::Password,
+                    false,
+                    &facts(user, true),
+                    Some(cred),
+                    None,
+                    &mock(),
+                );
+                assert_eq!(sent(x.start()), AuthRequest::CleartextPassword);
+                match x.on_message(&password_message(attempt)) {
+                    Step::Success {
+                        final_message: None,
+                    } => assert!(ok),
+                    Step::Failure(f) => {
+                        assert!(!ok);
+                        assert_password_failed(&f, user);
+                        assert!(!f.reason.contains(attempt));
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        // A SCRAM verifier needs PBKDF2: deferred to the caller.
+        let cred = alice();
+        for (attempt, ok) in [("wonderland", true), ("nope", false)] {
+            let mut x = Exchange::new(
+                Method::Password,
+                false,
+                &facts("alice", true),
+                Some(&cred),
+                None,
+                &mock(),
+            );
+            sent(x.start());
+            let Step::CheckPassword(check) = x.on_message(&password_message(attempt)) else {
+                panic!("expected a deferred check");
+            };
+            assert_eq!(format!("{check:?}"), "PasswordCheck(***)");
+            let verdict = check.verify();
+            assert_eq!(verdict, ok);
+            match x.on_verdict(verdict) {
+                Step::Success {
+                    final_message: None,
+                } => assert!(ok),
+                Step::Failure(f) => assert_password_failed(&f, "alice"),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Unknown user: the same deferred check, which always fails.
+        let mut x = Exchange::new(
+            Method::Password,
+            false,
+            &facts("ghost", true),
+            None,
+            None,
+            &mock(),
+        );
+        sent(x.start());
+        let Step::CheckPassword(check) = x.on_message(&password_message("anything")) else {
+            panic!("expected a deferred check");
+        };
+        assert!(!check.verify());
+        let f = failure(x.on_verdict(false));
+        assert_password_failed(&f, "ghost");
+        assert!(f.reason.contains("does not exist"));
+    }
+
+    #[test]
+    fn iris_method_defers_to_the_backend() {
+        let mut x = Exchange::new(
+            Method::Iris,
+            false,
+            &facts("carol", true),
+            None,
+            None,
+            &mock(),
+        );
+        assert_eq!(sent(x.start()), AuthRequest::CleartextPassword);
+        match x.on_message(&password_message("s3cret")) {
+            Step::VerifyWithBackend { password } => assert_eq!(password.expose(), "s3cret"),
+            other => panic!("{other:?}"),
+        }
+        assert_password_failed(&failure(x.on_verdict(false)), "carol");
+        let mut x = Exchange::new(
+            Method::Iris,
+            false,
+            &facts("carol", true),
+            None,
+            None,
+            &mock(),
+        );
+        sent(x.start());
+        x.on_message(&password_message("s3cret"));
+        assert!(matches!(
+            x.on_verdict(true),
+            Step::Success {
+                final_message: None
+            }
+        ));
+        // Not UTF-8: cannot be passed on; fails like a wrong password.
+        let mut x = Exchange::new(
+            Method::Iris,
+            false,
+            &facts("carol", true),
+            None,
+            None,
+            &mock(),
+        );
+        sent(x.start());
+        assert_password_failed(&failure(x.on_message(b"\xff\xfe\0")), "carol");
+    }
+
+    #[test]
+    fn trust_and_reject() {
+        let mut x = Exchange::new(
+            Method::Trust,
+            false,
+            &facts("anyone", false),
+            None,
+            None,
+            &mock(),
+        );
+        assert!(matches!(
+            x.start(),
+            Step::Success {
+                final_message: None
+            }
+        ));
+        let mut x = Exchange::new(
+            Method::Reject,
+            false,
+            &facts("anyone", false),
+            None,
+            None,
+            &mock(),
+        );
+        let f = failure(x.start());
+        assert_eq!(f.error.code, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION);
+        assert_eq!(
+            f.error.message,
+            "pg_hba.conf rejects connection for host \"192.0.2.7\", user \"anyone\", database \"db\", no encryption"
+        );
+    }
+
+    #[test]
+    fn malformed_password_messages() {
+        let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+            (
+                b"".to_vec(),
+                sqlstate::PROTOCOL_VIOLATION,
+                "invalid password packet size",
+            ),
+            (
+                b"abc".to_vec(),
+                sqlstate::PROTOCOL_VIOLATION,
+                "invalid password packet size",
+            ),
+            (
+                b"ab\0c\0".to_vec(),
+                sqlstate::PROTOCOL_VIOLATION,
+                "invalid password packet size",
+            ),
+            (
+                b"abc\0\0".to_vec(),
+                sqlstate::PROTOCOL_VIOLATION,
+                "invalid password packet size",
+            ),
+            (
+                b"\0".to_vec(),
+                sqlstate::INVALID_PASSWORD,
+                "empty password returned by client",
+            ),
+            (
+                vec![b'a'; 70_000],
+                sqlstate::PROTOCOL_VIOLATION,
+                "invalid message length",
+            ),
+        ];
+        for method in [Method::Password, Method::Md5] {
+            for (body, code, message) in &cases {
+                let plain = Credential::from_secret("dev", "devpw").unwrap();
+                let mut x = Exchange::new(
+                    method,
+                    false,
+                    &facts("dev", true),
+                    Some(&plain),
+                    None,
+                    &mock(),
+                );
+                sent(x.start());
+                let f = failure(x.on_message(body));
+                assert_eq!(
+                    (f.error.code, f.error.message.as_str()),
+                    (*code, *message),
+                    "{method}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_order_calls_fail_cleanly() {
+        let mut x = Exchange::new(
+            Method::ScramSha256,
+            false,
+            &facts("alice", false),
+            Some(&alice()),
+            None,
+            &mock(),
+        );
+        assert_eq!(
+            failure(x.on_message(b"x")).error.code,
+            sqlstate::PROTOCOL_VIOLATION
+        );
+        let mut x = Exchange::new(
+            Method::Trust,
+            false,
+            &facts("a", false),
+            None,
+            None,
+            &mock(),
+        );
+        x.start();
+        assert_eq!(failure(x.start()).error.code, sqlstate::INTERNAL_ERROR);
+        assert_eq!(
+            failure(x.on_verdict(true)).error.code,
+            sqlstate::INTERNAL_ERROR
+        );
+        assert_eq!(
+            failure(x.on_message(b"p\0")).error.code,
+            sqlstate::PROTOCOL_VIOLATION
+        );
+    }
+
+    #[test]
+    fn auth_requests_encode_as_postgres_does() {
+        let mut out = Vec::new();
+        AuthRequest::Sasl {
+            mechanisms: vec![SCRAM_SHA_256_PLUS, SCRAM_SHA_256],
+        }
+        .encode(&mut out);
+        assert_eq!(
+            out,
+            b"R\0\0\0\x2a\0\0\0\x0aSCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"
+        );
+        let mut out = Vec::new();
+        AuthRequest::Md5Password { salt: [1, 2, 3, 4] }.encode(&mut out);
+        assert_eq!(out, b"R\0\0\0\x0c\0\0\0\x05\x01\x02\x03\x04");
+        let mut out = Vec::new();
+        AuthRequest::Ok.encode(&mut out);
+        assert_eq!(out, b"R\0\0\0\x08\0\0\0\0");
+        let mut out = Vec::new();
+        AuthRequest::SaslFinal(b"v=x".to_vec()).encode(&mut out);
+        assert_eq!(out, b"R\0\0\0\x0b\0\0\0\x0cv=x");
+        assert_eq!(AuthRequest::CleartextPassword.code(), 3);
+        assert_eq!(AuthRequest::SaslContinue(vec![]).code(), 11);
+        assert_eq!(
+            format!("{:?}", AuthRequest::SaslContinue(b"r=abc".to_vec())),
+            "AuthenticationSASLContinue(5 bytes)"
+        );
+    }
+
+    #[test]
+    fn random_messages_never_panic() {
+        use rand::RngExt;
+        let mut rng = rand::rng();
+        let cred = alice();
+        let plain = Credential::from_secret("dev", "devpw").unwrap();
+        let cb = ChannelBindingData::tls_server_end_point(END_POINT.to_vec());
+        for i in 0..2000 {
+            let len = rng.random_range(0..64);
+            let junk: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            let method = [
+                Method::ScramSha256,
+                Method::Md5,
+                Method::Password,
+                Method::Iris,
+            ][i % 4];
+            let credential = [Some(&cred), Some(&plain), None][i % 3];
+            let mut x = Exchange::new(
+                method,
+                true,
+                &facts("u", true),
+                credential,
+                Some(&cb),
+                &mock(),
+            );
+            x.start();
+            for _ in 0..3 {
+                match x.on_message(&junk) {
+                    Step::Send(_) => continue,
+                    _ => break,
+                }
+            }
+            let _ = x.on_verdict(false);
+        }
     }
 }

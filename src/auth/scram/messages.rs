@@ -265,6 +265,11 @@ impl<'a> Cursor<'a> {
             )));
         }
         self.advance();
+        self.read_equals_and_value(attr)
+    }
+
+    /// `=value` after the attribute letter `attr`.
+    fn read_equals_and_value(&mut self, attr: u8) -> Result<&'a [u8], PgError> {
         if self.peek() != Some(b'=') {
             return Err(malformed(format!(
                 "Expected character \"=\" for attribute \"{}\".",
@@ -290,14 +295,7 @@ impl<'a> Cursor<'a> {
             }
         };
         self.advance();
-        if self.peek() != Some(b'=') {
-            return Err(malformed(format!(
-                "Expected character \"=\" for attribute \"{}\".",
-                attr as char
-            )));
-        }
-        self.advance();
-        Ok((attr, self.read_value()))
+        Ok((attr, self.read_equals_and_value(attr)?))
     }
 }
 

@@ -164,31 +164,45 @@ pub fn saslprep(password: &[u8]) -> Cow<'_, [u8]> {
 /// second probe sees the same salt, as for a real user) and unpredictable
 /// across restarts. `Debug` hides it.
 #[derive(Clone)]
-pub struct MockSecret([u8; KEY_LEN]);
+pub struct MockSecret {
+    key: [u8; KEY_LEN],
+    iterations: u32,
+}
 
 impl MockSecret {
     /// 32 bytes from a CSPRNG; make one at startup and keep it.
     pub fn generate() -> MockSecret {
         let mut bytes = [0u8; KEY_LEN];
         rand::fill(&mut bytes);
-        MockSecret(bytes)
+        MockSecret::from_bytes(bytes)
     }
 
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> MockSecret {
-        MockSecret(bytes)
+        MockSecret {
+            key: bytes,
+            iterations: DEFAULT_ITERATIONS,
+        }
+    }
+
+    /// The iteration count mock exchanges announce; set it to
+    /// `auth.scram_iterations` so that mocks look like the verifiers
+    /// `pgiris passwd` makes (default 4096, PostgreSQL's).
+    pub fn with_iterations(mut self, iterations: u32) -> MockSecret {
+        self.iterations = iterations.max(1);
+        self
     }
 
     /// The secret a mock exchange for `user` runs with: PostgreSQL's
     /// `scram_mock_salt` shape (SHA-256 of the user name and the secret,
-    /// first 16 bytes) and the default iteration count. The keys are
+    /// first 16 bytes) and the configured iteration count. The keys are
     /// unrelated to any password; the exchange is doomed anyway.
     pub fn scram_secret_for(&self, user: &str) -> ScramSecret {
-        let digest = super::sha256(&[user.as_bytes(), &self.0]);
+        let digest = super::sha256(&[user.as_bytes(), &self.key]);
         ScramSecret {
-            iterations: DEFAULT_ITERATIONS,
+            iterations: self.iterations,
             salt: digest[..SALT_LEN].to_vec(),
-            stored_key: super::hmac(&self.0, &[b"mock StoredKey\0", user.as_bytes()]),
-            server_key: super::hmac(&self.0, &[b"mock ServerKey\0", user.as_bytes()]),
+            stored_key: super::hmac(&self.key, &[b"mock StoredKey\0", user.as_bytes()]),
+            server_key: super::hmac(&self.key, &[b"mock ServerKey\0", user.as_bytes()]),
         }
     }
 }
@@ -338,5 +352,8 @@ mod tests {
         assert_eq!(a1.iterations, DEFAULT_ITERATIONS);
         let other = MockSecret::from_bytes([8; 32]).scram_secret_for("alice");
         assert_ne!(a1.salt, other.salt);
+        let slow = MockSecret::from_bytes([9; 32]).with_iterations(10_000);
+        assert_eq!(slow.scram_secret_for("alice").iterations, 10_000);
+        assert_eq!(slow.scram_secret_for("alice").salt, a1.salt);
     }
 }
