@@ -102,9 +102,7 @@ pub struct Description {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxOp {
     /// BEGIN / START TRANSACTION (the isolation clause is kept as written).
-    Begin {
-        isolation: Option<String>,
-    },
+    Begin { isolation: Option<String> },
     Commit,
     Rollback,
     Savepoint(String),

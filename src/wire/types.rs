@@ -142,9 +142,9 @@ pub fn decode_param(bytes: &[u8], oid: Oid, format: Format) -> Result<Value, PgE
             Ok(Value::Text(s.to_owned()))
         }
         Format::Binary => match oid {
-            oid::INT8 if bytes.len() == 8 => Ok(Value::Int(i64::from_be_bytes(
-                bytes.try_into().unwrap_or([0; 8]),
-            ))),
+            oid::INT8 if bytes.len() == 8 => {
+                Ok(Value::Int(i64::from_be_bytes(bytes.try_into().unwrap_or([0; 8]))))
+            }
             oid::INT4 if bytes.len() == 4 => Ok(Value::Int(i64::from(i32::from_be_bytes(
                 bytes.try_into().unwrap_or([0; 4]),
             )))),
