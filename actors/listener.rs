@@ -222,6 +222,7 @@ async fn handle_connection(
     debug!(log, "admitted");
     let facts = LoginFacts {
         peer: Some(peer),
+        local: negotiated.stream.tcp().local_addr().ok(),
         tls: negotiated.tls.is_some(),
         channel_binding: if negotiated.tls.is_some() {
             tls.as_ref().and_then(|t| t.end_point.clone())

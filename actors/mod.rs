@@ -175,9 +175,29 @@ async fn start(
         let log = log.clone();
         Supervisor::start(move |_| Registry::new(limits, stats, pool, log))
     };
+    let auth_files = {
+        let auth = settings.auth.clone();
+        tokio::task::spawn_blocking(move || authenticator::load_files(&auth))
+            .await
+            .map_err(|e| e.to_string())??
+    };
     let authenticator = {
         let log = log.clone();
-        Supervisor::start(move |_| Authenticator::new(log))
+        let auth = settings.auth.clone();
+        let files = std::sync::Mutex::new(Some(auth_files));
+        Supervisor::start(move |_| {
+            // A restart after a stop reloads from the configured files.
+            let files = files
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .or_else(|| authenticator::load_files(&auth).ok())
+                .unwrap_or_else(|| authenticator::AuthFiles {
+                    hba: Arc::new(crate::auth::HbaRules::parse("").unwrap_or_default()),
+                    users: Arc::new(crate::auth::UserList::parse("").unwrap_or_default()),
+                });
+            Authenticator::new(files, &auth, log.clone())
+        })
     };
     let workers: Vec<Arbiter> = (0..settings.workers()).map(|_| Arbiter::new()).collect();
     let handles = workers.iter().map(Arbiter::handle).collect();

@@ -77,7 +77,7 @@ impl Authenticate for AuthClient {
 
     fn report(&self, facts: &LoginFacts, success: bool) {
         self.authenticator.do_send(Outcome {
-            facts: facts.clone(),
+            peer: facts.peer.map(|p| p.ip()),
             success,
         });
     }

@@ -27,6 +27,13 @@ enum Command {
     Serve,
     /// Validate the configuration and the files it names, then exit.
     CheckConfig,
+    /// Print a users-file line with a SCRAM-SHA-256 verifier for USER.
+    Passwd {
+        user: String,
+        /// Read the password from the first line of stdin (no prompt).
+        #[arg(long)]
+        stdin: bool,
+    },
 }
 
 const DEFAULT_CONFIG: &str = "conf/pgiris.toml";
@@ -53,6 +60,31 @@ fn load(cli: &Cli) -> Result<(Settings, Option<PathBuf>), String> {
     Ok((settings, path))
 }
 
+/// Reads a password without echo (twice, to catch typos), or one line of
+/// stdin.
+fn read_password(stdin: bool) -> Result<String, String> {
+    let password = if stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("could not read the password: {e}"))?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Enter password: ")
+            .map_err(|e| format!("could not read the password: {e}"))?;
+        let second = rpassword::prompt_password("Enter it again: ")
+            .map_err(|e| format!("could not read the password: {e}"))?;
+        if first != second {
+            return Err("passwords didn't match".into());
+        }
+        first
+    };
+    if password.is_empty() {
+        return Err("an empty password is not allowed".into());
+    }
+    Ok(password)
+}
+
 /// Loads every file the configuration names, without side effects (a
 /// development certificate that would be generated is only reported).
 fn check_files(settings: &Settings) -> Result<(), String> {
@@ -68,6 +100,7 @@ fn check_files(settings: &Settings) -> Result<(), String> {
     } else {
         pgiris::net::tls::TlsStore::from_settings(tls).map_err(|e| e.to_string())?;
     }
+    pgiris::actors::authenticator::load_files(&settings.auth)?;
     Ok(())
 }
 
@@ -81,6 +114,19 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Passwd { user, stdin } => match read_password(stdin) {
+            Ok(password) => {
+                println!(
+                    "{}",
+                    pgiris::auth::passwd_line(&user, &password, settings.auth.scram_iterations)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgiris: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::CheckConfig => match check_files(&settings) {
             Ok(()) => {
                 println!(

@@ -1,84 +1,36 @@
-//! Client authentication: pg_hba.conf rules, the users file, and the
-//! methods (trust, reject, SCRAM-SHA-256(-PLUS), md5, password, iris).
+//! Client authentication: pg_hba.conf rules ([`hba`]), the users file
+//! ([`users`]), the methods (trust, reject, SCRAM-SHA-256(-PLUS), md5,
+//! password, iris) driven by [`Exchange`], and failure throttling
+//! ([`throttle`]). Pure: no actix, no sockets; the only I/O is reading the
+//! two files.
 //!
-//! Interim version: trust and reject only; the full implementation replaces
-//! this module with the same driver shape (`Exchange`, `Step`).
+//! How a session uses it:
+//!
+//! 1. `HbaRules::find(&facts)` picks the rule (none: send
+//!    [`hba::no_match_error`]);
+//! 2. `Exchange::new(rule.method, rule.allow_plaintext, &facts,
+//!    users.get(user), channel_binding, &mock)`, then `start()`;
+//! 3. feed each 'p' message body to `on_message` until `Success` or
+//!    `Failure`; run `CheckPassword` / `VerifyWithBackend` off the async
+//!    threads and report with `on_verdict`.
+//!
+//! Cost: everything on the login path is a few HMACs, except
+//! [`PasswordCheck::verify`] (PBKDF2). Loading the users file
+//! ([`UserList::parse`], [`UserList::load`]) runs PBKDF2 for each plaintext
+//! password, and [`make_verifier`] / [`passwd_line`] run it once: call those
+//! on a blocking thread, never on an async worker.
 
-use crate::backend::Secret;
-use crate::wire::error::{PgError, sqlstate};
+pub mod hba;
+pub mod md5;
+pub mod method;
+pub mod scram;
+pub mod throttle;
+pub mod users;
 
-/// What an hba line says to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Trust,
-    Reject,
-}
-
-/// The AuthenticationXXX request to send to the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthRequest {
-    Ok,
-    CleartextPassword,
-    Md5Password { salt: [u8; 4] },
-    Sasl { mechanisms: Vec<&'static str> },
-    SaslContinue(Vec<u8>),
-    SaslFinal(Vec<u8>),
-}
-
-/// A failed login: what the client sees and what the log says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthFailure {
-    pub error: PgError,
-    pub reason: String,
-}
-
-/// The next thing a login does.
-#[derive(Debug)]
-pub enum Step {
-    Send(AuthRequest),
-    Success { final_message: Option<AuthRequest> },
-    VerifyWithBackend { password: Secret },
-    Failure(AuthFailure),
-}
-
-/// One login's exchange.
-#[derive(Debug)]
-pub struct Exchange {
-    method: Method,
-    user: String,
-}
-
-impl Exchange {
-    pub fn new(method: Method, user: &str) -> Exchange {
-        Exchange {
-            method,
-            user: user.to_owned(),
-        }
-    }
-
-    pub fn method(&self) -> Method {
-        self.method
-    }
-
-    pub fn start(&mut self) -> Step {
-        match self.method {
-            Method::Trust => Step::Success {
-                final_message: None,
-            },
-            Method::Reject => Step::Failure(AuthFailure {
-                error: PgError::fatal(
-                    sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
-                    format!("pg_hba.conf rejects connection for user \"{}\"", self.user),
-                ),
-                reason: "rejected by pg_hba.conf".into(),
-            }),
-        }
-    }
-
-    pub fn on_message(&mut self, _body: &[u8]) -> Step {
-        Step::Failure(AuthFailure {
-            error: PgError::fatal(sqlstate::PROTOCOL_VIOLATION, "unexpected password message"),
-            reason: "unexpected password message".into(),
-        })
-    }
-}
+pub use hba::{ConnFacts, HbaError, HbaRule, HbaRules, no_match_error, reject_error};
+pub use method::{
+    AuthFailure, AuthRequest, Exchange, Method, PasswordCheck, Step, password_failed_error,
+};
+pub use scram::{ChannelBindingData, MockSecret, ScramSecret, make_verifier};
+pub use throttle::FailureThrottle;
+pub use users::{Credential, UserList, UsersError, passwd_line};

@@ -52,6 +52,8 @@ pub trait BackendAccess {
 #[derive(Debug, Clone)]
 pub struct LoginFacts {
     pub peer: Option<SocketAddr>,
+    /// The server's side of the connection (hba `samehost`).
+    pub local: Option<SocketAddr>,
     pub tls: bool,
     /// tls-server-end-point channel-binding data of this connection.
     pub channel_binding: Option<Vec<u8>>,
@@ -61,11 +63,13 @@ pub struct LoginFacts {
 
 /// The authenticator's decision: how this login proceeds.
 pub struct LoginPlan {
-    pub exchange: Exchange,
+    /// The exchange to run, or the refusal (no hba line matched).
+    pub exchange: Result<Box<Exchange>, crate::auth::AuthFailure>,
     /// The hba method's name, for logs.
     pub method: &'static str,
-    /// Added before a failure is answered (throttling).
-    pub failure_delay: Duration,
+    /// Added before the final answer when the client's address is
+    /// throttled after repeated failures.
+    pub delay: Duration,
 }
 
 /// The authenticator, as the session sees it.
@@ -95,9 +99,12 @@ pub struct SessionConfig {
 enum Phase {
     /// Waiting for the client's password / SASL messages.
     Authenticating {
-        exchange: Box<Exchange>,
+        /// None when the login was refused before any exchange (no hba
+        /// line matched).
+        exchange: Option<Box<Exchange>>,
         method: &'static str,
-        failure_delay: Duration,
+        /// Throttling: added before the final answer.
+        delay: Duration,
     },
     Ready,
     Closed,
@@ -398,80 +405,108 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             Ok(p) => p,
             Err(e) => return self.fatal(&e).await,
         };
-        let mut exchange = Box::new(plan.exchange);
-        let step = exchange.start();
+        let (mut exchange, first) = match plan.exchange {
+            Ok(mut exchange) => {
+                let step = exchange.start();
+                (Some(exchange), step)
+            }
+            Err(failure) => (None, Step::Failure(failure)),
+        };
+        let step = first;
         self.phase = Phase::Authenticating {
-            exchange,
+            exchange: exchange.take(),
             method: plan.method,
-            failure_delay: plan.failure_delay,
+            delay: plan.delay,
         };
         self.auth_step(step).await
     }
 
-    async fn auth_step(&mut self, step: Step) -> Flow {
-        match step {
-            Step::Send(req) => {
-                auth_message(&mut self.out, &req);
-                self.flush().await
-            }
-            Step::Success { final_message } => {
-                if let Some(m) = final_message {
-                    auth_message(&mut self.out, &m);
+    /// The method name and throttle delay of the login in progress.
+    fn login_info(&self) -> (&'static str, Duration) {
+        match &self.phase {
+            Phase::Authenticating {
+                exchange,
+                method,
+                delay,
+            } => (
+                exchange.as_ref().map(|e| e.mechanism()).unwrap_or(method),
+                *delay,
+            ),
+            _ => ("", Duration::ZERO),
+        }
+    }
+
+    /// Feeds a verdict (password check, backend login) to the exchange.
+    fn verdict(&mut self, ok: bool) -> Step {
+        match &mut self.phase {
+            Phase::Authenticating {
+                exchange: Some(e), ..
+            } => e.on_verdict(ok),
+            _ => Step::Failure(crate::auth::AuthFailure {
+                error: PgError::fatal(sqlstate::INTERNAL_ERROR, "authentication state lost"),
+                reason: "verdict without an exchange".into(),
+            }),
+        }
+    }
+
+    async fn auth_step(&mut self, mut step: Step) -> Flow {
+        loop {
+            step = match step {
+                Step::Send(req) => {
+                    auth_message(&mut self.out, &req);
+                    return self.flush().await;
                 }
-                let method = match &self.phase {
-                    Phase::Authenticating { method, .. } => *method,
-                    _ => "",
-                };
-                self.auth.report(&self.facts, true);
-                info!(self.log, "connection authenticated"; "event" => event::AUTHENTICATED,
-                    "user" => &self.startup.user, "method" => method);
-                self.complete_login().await
-            }
-            Step::VerifyWithBackend { password } => {
-                let target = Target {
-                    database: self.startup.database.clone(),
-                    identity: Identity::User {
-                        name: self.startup.user.clone(),
-                        password,
-                    },
-                };
-                match self.backends.checkout(target.clone(), self.pid).await {
-                    Ok(lease) => {
-                        self.identity = target.identity;
-                        self.lease = Some(lease);
-                        Box::pin(self.auth_step(Step::Success {
-                            final_message: None,
-                        }))
+                Step::CheckPassword(check) => {
+                    // PBKDF2: on a blocking thread, never on this worker.
+                    let ok = tokio::task::spawn_blocking(move || check.verify())
                         .await
-                    }
-                    Err(e) if e.code == sqlstate::INVALID_PASSWORD => {
-                        Box::pin(self.auth_step(Step::Failure(crate::auth::AuthFailure {
-                            error: e,
-                            reason: "the backend refused the credentials".into(),
-                        })))
-                        .await
-                    }
-                    Err(e) => self.fatal(&e).await,
+                        .unwrap_or(false);
+                    self.verdict(ok)
                 }
-            }
-            Step::Failure(f) => {
-                let (method, delay) = match &self.phase {
-                    Phase::Authenticating {
-                        method,
-                        failure_delay,
-                        ..
-                    } => (*method, *failure_delay),
-                    _ => ("", Duration::ZERO),
-                };
-                self.auth.report(&self.facts, false);
-                warn!(self.log, "authentication failed"; "event" => event::AUTHENTICATION_FAILED,
-                    "user" => &self.startup.user, "database" => &self.startup.database,
-                    "method" => method, "reason" => &f.reason);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
+                Step::VerifyWithBackend { password } => {
+                    let target = Target {
+                        database: self.startup.database.clone(),
+                        identity: Identity::User {
+                            name: self.startup.user.clone(),
+                            password,
+                        },
+                    };
+                    match self.backends.checkout(target.clone(), self.pid).await {
+                        Ok(lease) => {
+                            self.identity = target.identity;
+                            self.lease = Some(lease);
+                            self.verdict(true)
+                        }
+                        Err(e) if e.code == sqlstate::INVALID_PASSWORD => self.verdict(false),
+                        Err(e) => return self.fatal(&e).await,
+                    }
                 }
-                self.fatal(&f.error).await
-            }
+                Step::Success { final_message } => {
+                    let (method, delay) = self.login_info();
+                    // A throttled address waits for every answer, success
+                    // included, so the timing tells nothing.
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if let Some(m) = final_message {
+                        auth_message(&mut self.out, &m);
+                    }
+                    self.auth.report(&self.facts, true);
+                    info!(self.log, "connection authenticated"; "event" => event::AUTHENTICATED,
+                        "method" => method, "database" => &self.startup.database);
+                    return self.complete_login().await;
+                }
+                Step::Failure(f) => {
+                    let (method, delay) = self.login_info();
+                    self.auth.report(&self.facts, false);
+                    warn!(self.log, "authentication failed"; "event" => event::AUTHENTICATION_FAILED,
+                        "database" => &self.startup.database, "method" => method, "reason" => &f.reason);
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    return self.fatal(&f.error).await;
+                }
+            };
         }
     }
 
@@ -544,7 +579,16 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                     warn!(self.log, "protocol violation during authentication"; "event" => event::PROTOCOL_VIOLATION, "message_type" => frame.tag);
                     return self.fatal(&e).await;
                 }
-                let step = exchange.on_message(&frame.body);
+                let step = match exchange {
+                    Some(e) => e.on_message(&frame.body),
+                    None => Step::Failure(crate::auth::AuthFailure {
+                        error: PgError::fatal(
+                            sqlstate::PROTOCOL_VIOLATION,
+                            "unexpected password message",
+                        ),
+                        reason: "password message after a refusal".into(),
+                    }),
+                };
                 self.auth_step(step).await
             }
             Phase::Ready => {
