@@ -1,1 +1,4 @@
 //! The embedded backend: SQLite, one file per configured database.
+pub mod infer;
+pub mod lexer;
+pub mod translate;
