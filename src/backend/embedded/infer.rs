@@ -509,8 +509,7 @@ pub fn declared_column_types(create_sql: &str) -> Vec<(String, Oid, i32)> {
                     // A type comment right after the declared type wins.
                     let marker = all
                         .iter()
-                        .skip_while(|t| t.start < last.end)
-                        .next()
+                        .find(|t| t.start >= last.end)
                         .filter(|t| t.kind == TokenKind::Comment)
                         .and_then(|t| {
                             let text = t.text(create_sql);
@@ -564,7 +563,7 @@ fn select_items_of(sql: &str, toks: &[Token]) -> Option<Vec<SelectItem>> {
             i += 1;
         }
         loop {
-            // name [(cols)] AS [NOT] [MATERIALIZED] ( query )
+            // name [(cols)] AS [NOT] [MATERIALIZED] ( query ), at the name
             i += 1;
             if toks.get(i)?.kind == TokenKind::LParen {
                 i = close[i]? + 1;
@@ -585,6 +584,7 @@ fn select_items_of(sql: &str, toks: &[Token]) -> Option<Vec<SelectItem>> {
             i = close[i]? + 1;
             // SEARCH / CYCLE clauses are rare enough to not follow.
             if toks.get(i)?.kind == TokenKind::Comma {
+                i += 1;
                 continue;
             }
             break;
@@ -750,14 +750,15 @@ fn make_item(sql: &str, toks: &[Token]) -> SelectItem {
         TokenKind::QuotedIdent => Some(unquote_ident(t.text(sql))),
         _ => None,
     };
-    if n >= 3 && toks[n - 2].is_word(sql, "as") {
-        if let Some(alias) = label(&toks[n - 1]) {
-            return SelectItem {
-                expr: span(&toks[..n - 2]),
-                alias: Some(alias),
-                is_star: false,
-            };
-        }
+    if n >= 3
+        && toks[n - 2].is_word(sql, "as")
+        && let Some(alias) = label(&toks[n - 1])
+    {
+        return SelectItem {
+            expr: span(&toks[..n - 2]),
+            alias: Some(alias),
+            is_star: false,
+        };
     }
     // A bare label: the expression parser stops right before it.
     if n >= 2 && matches!(toks[n - 1].kind, TokenKind::Ident | TokenKind::QuotedIdent) {
@@ -1624,7 +1625,7 @@ pub fn typed_expr(expr: &str, param_types: &[Oid]) -> Option<(Oid, i32)> {
 pub fn typed_expr_with_columns(
     expr: &str,
     param_types: &[Oid],
-    columns: &dyn Fn(Option<&str>, &str) -> Option<(Oid, i32)>,
+    columns: &ColumnTypes<'_>,
 ) -> Option<(Oid, i32)> {
     let ctx = TypeContext {
         params: param_types,
@@ -1639,9 +1640,12 @@ pub fn typed_expr_with_columns(
     })
 }
 
+/// Answers a column reference's type: `(qualifier, column)`, names folded.
+pub type ColumnTypes<'c> = dyn Fn(Option<&str>, &str) -> Option<(Oid, i32)> + 'c;
+
 struct TypeContext<'c> {
     params: &'c [Oid],
-    columns: &'c dyn Fn(Option<&str>, &str) -> Option<(Oid, i32)>,
+    columns: &'c ColumnTypes<'c>,
 }
 
 type Ty = Option<(Oid, i32)>;
@@ -2523,6 +2527,319 @@ mod tests {
         ("jsonb_agg(i)", "jsonb_agg", 3802, -1),
         ("array_to_string(array[1], ',')", "array_to_string", 25, -1),
     ];
+
+    /// (expression, alias, is_star)
+    type Item = (String, Option<String>, bool);
+
+    fn items(sql: &str) -> Option<Vec<Item>> {
+        select_items(sql).map(|v| {
+            v.into_iter()
+                .map(|i| (i.expr, i.alias, i.is_star))
+                .collect()
+        })
+    }
+
+    fn item(expr: &str, alias: Option<&str>) -> Item {
+        (expr.to_owned(), alias.map(str::to_owned), false)
+    }
+
+    fn star(expr: &str) -> Item {
+        (expr.to_owned(), None, true)
+    }
+
+    #[test]
+    fn select_lists() {
+        let cases: Vec<(&str, Option<Vec<Item>>)> = vec![
+            ("select 1", Some(vec![item("1", None)])),
+            ("SELECT 1;", Some(vec![item("1", None)])),
+            ("select", Some(vec![])),
+            (
+                "select a, f(b, c) AS \"Total\", d e, count(*) n from t where x in (select y from u)",
+                Some(vec![
+                    item("a", None),
+                    item("f(b, c)", Some("Total")),
+                    item("d", Some("e")),
+                    item("count(*)", Some("n")),
+                ]),
+            ),
+            (
+                "with x as (select 1 as q), y (c) as materialized (select 2) select q, c from x, y",
+                Some(vec![item("q", None), item("c", None)]),
+            ),
+            (
+                "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r",
+                Some(vec![item("n", None)]),
+            ),
+            (
+                "(select 1 as a, 2) union select 3, 4",
+                Some(vec![item("1", Some("a")), item("2", None)]),
+            ),
+            (
+                "select distinct on (a, b) a, b from t order by a",
+                Some(vec![item("a", None), item("b", None)]),
+            ),
+            ("select all x from t", Some(vec![item("x", None)])),
+            ("select * from t", Some(vec![star("*")])),
+            (
+                "select t.*, x from t",
+                Some(vec![star("t.*"), item("x", None)]),
+            ),
+            (
+                "insert into t (a) values (1) returning id, a as \"A\"",
+                Some(vec![item("id", None), item("a", Some("A"))]),
+            ),
+            (
+                "insert into t select * from u on conflict (a) do update set b = 1 returning *",
+                Some(vec![star("*")]),
+            ),
+            ("update t set a = 1", None),
+            (
+                "delete from t where a = $1 returning a + 1",
+                Some(vec![item("a + 1", None)]),
+            ),
+            (
+                "values (1, 'a'), (2, 'b')",
+                Some(vec![
+                    item("1", Some("column1")),
+                    item("'a'", Some("column2")),
+                ]),
+            ),
+            (
+                "select x::timestamp with time zone, y::double precision from t",
+                Some(vec![
+                    item("x::timestamp with time zone", None),
+                    item("y::double precision", None),
+                ]),
+            ),
+            (
+                "select a is null, b isnull, c collate \"C\", case when a then b end from t",
+                Some(vec![
+                    item("a is null", None),
+                    item("b isnull", None),
+                    item("c collate \"C\"", None),
+                    item("case when a then b end", None),
+                ]),
+            ),
+            (
+                "select (select 1) x, e'y' as \"y\"\"z\", 1 as end from t for update",
+                Some(vec![
+                    item("(select 1)", Some("x")),
+                    item("e'y'", Some("y\"z")),
+                    item("1", Some("end")),
+                ]),
+            ),
+            (
+                "select x from t union all select y from u",
+                Some(vec![item("x", None)]),
+            ),
+            (
+                "select a /* c, d */ , -- e\n b from t",
+                Some(vec![item("a", None), item("b", None)]),
+            ),
+            ("show all", None),
+            ("create table t (a int)", None),
+            ("table t", None),
+            ("", None),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(items(sql), expected, "{sql}");
+        }
+    }
+
+    #[test]
+    fn declared_types() {
+        let cases: &[(&str, Oid, i32)] = &[
+            ("varchar(20)", oid::VARCHAR, 24),
+            ("VARCHAR(20)", oid::VARCHAR, 24),
+            ("character varying(20)", oid::VARCHAR, 24),
+            ("varchar", oid::VARCHAR, -1),
+            ("INTEGER", oid::INT4, -1),
+            ("int", oid::INT4, -1),
+            ("int4", oid::INT4, -1),
+            ("bigint", oid::INT8, -1),
+            ("int8", oid::INT8, -1),
+            ("smallint", oid::INT2, -1),
+            ("serial", oid::INT4, -1),
+            ("bigserial", oid::INT8, -1),
+            ("smallserial", oid::INT2, -1),
+            ("timestamptz", oid::TIMESTAMPTZ, -1),
+            ("timestamp with time zone", oid::TIMESTAMPTZ, -1),
+            ("timestamptz(3)", oid::TIMESTAMPTZ, 3),
+            ("timestamp(3)", oid::TIMESTAMP, 3),
+            ("timestamp", oid::TIMESTAMP, -1),
+            ("timetz", TIMETZ, -1),
+            ("time", oid::TIME, -1),
+            ("date", oid::DATE, -1),
+            ("interval", oid::INTERVAL, -1),
+            ("numeric(10,2)", oid::NUMERIC, 655_366),
+            ("numeric(5)", oid::NUMERIC, 327_684),
+            ("decimal", oid::NUMERIC, -1),
+            ("boolean", oid::BOOL, -1),
+            ("bool", oid::BOOL, -1),
+            ("bytea", oid::BYTEA, -1),
+            ("BLOB", oid::BYTEA, -1),
+            ("uuid", oid::UUID, -1),
+            ("jsonb", oid::JSONB, -1),
+            ("json", oid::JSON, -1),
+            ("text", oid::TEXT, -1),
+            ("TEXT", oid::TEXT, -1),
+            ("char(3)", oid::BPCHAR, 7),
+            ("char", oid::BPCHAR, 5),
+            ("real", oid::FLOAT4, -1),
+            ("REAL", oid::FLOAT4, -1),
+            ("double precision", oid::FLOAT8, -1),
+            ("float", oid::FLOAT8, -1),
+            ("float(10)", oid::FLOAT4, -1),
+            ("float(30)", oid::FLOAT8, -1),
+            ("int[]", INT4_ARRAY, -1),
+            ("text[]", TEXT_ARRAY, -1),
+            ("DATETIME", oid::TIMESTAMP, -1),
+            ("DOUBLE", oid::FLOAT8, -1),
+            ("TINYINT", oid::INT2, -1),
+            ("NVARCHAR(10)", oid::VARCHAR, -1),
+            ("", oid::TEXT, -1),
+            ("something else", oid::TEXT, -1),
+        ];
+        for &(decl, o, m) in cases {
+            assert_eq!(type_from_decl(decl), (o, m), "{decl}");
+        }
+        assert_eq!(type_from_name("pg_catalog.int8"), Some((oid::INT8, -1)));
+        assert_eq!(type_from_name("no_such_type"), None);
+        assert_eq!(type_from_name("int4 junk"), None);
+    }
+
+    #[test]
+    fn declared_column_types_read_markers() {
+        let create = "CREATE TABLE \"Items\" (id INTEGER /*int8*/ PRIMARY KEY AUTOINCREMENT, \
+                      \"Name\" varchar(20) NOT NULL, small INTEGER /*int2*/, plain INTEGER, \
+                      untyped, CONSTRAINT u UNIQUE (plain), n numeric(10, 2) DEFAULT (1 + 2))";
+        assert_eq!(
+            declared_column_types(create),
+            vec![
+                ("id".to_owned(), oid::INT8, -1),
+                ("Name".to_owned(), oid::VARCHAR, 24),
+                ("small".to_owned(), oid::INT2, -1),
+                ("plain".to_owned(), oid::INT4, -1),
+                ("untyped".to_owned(), oid::TEXT, -1),
+                ("n".to_owned(), oid::NUMERIC, 655_366),
+            ]
+        );
+        assert!(declared_column_types("CREATE TABLE t AS SELECT 1").is_empty());
+        assert!(declared_column_types("select 1").is_empty());
+    }
+
+    #[test]
+    fn unresolved_columns_and_unknown_syntax_give_none() {
+        assert_eq!(type_from_expr("a", &[]), None);
+        assert_eq!(type_from_expr("sum(a)", &[]), None);
+        assert_eq!(type_from_expr("a + 1", &[]), None);
+        assert_eq!(type_from_expr("no_such_function(1)", &[]), None);
+        assert_eq!(type_from_expr("1 +", &[]), None);
+        assert_eq!(type_from_expr("1 2", &[]), None);
+        assert_eq!(type_from_expr("count(*)", &[]), Some(oid::INT8));
+        assert_eq!(type_from_expr("a || 'x'", &[]), Some(oid::TEXT));
+        assert_eq!(pg_column_name("1 +"), "?column?");
+        assert_eq!(pg_column_name(""), "?column?");
+    }
+
+    /// (expression, declared parameter types, column name, type, typmod) as
+    /// PostgreSQL 15.18 described `select <expression> from t` prepared with
+    /// those parameter types (tokio-postgres `prepare_typed`, see
+    /// `answers_match_a_live_postgres`).
+    const POSTGRES_PARAM_ANSWERS: &[(&str, &[Oid], &str, Oid, i32)] = &[
+        ("$1", &[oid::INT8], "?column?", oid::INT8, -1),
+        ("$1", &[], "?column?", oid::TEXT, -1),
+        ("$1::int8", &[], "int8", oid::INT8, -1),
+        ("$1::int", &[], "int4", oid::INT4, -1),
+        ("$1::text", &[], "text", oid::TEXT, -1),
+        ("$1 + 1", &[], "?column?", oid::INT4, -1),
+        ("$1 || 'x'", &[], "?column?", oid::TEXT, -1),
+        ("$1 = i", &[], "?column?", oid::BOOL, -1),
+        ("coalesce($1, i)", &[], "coalesce", oid::INT4, -1),
+        ("$1::varchar(3)", &[], "varchar", oid::VARCHAR, 7),
+        ("$2 * 2", &[oid::TEXT, oid::INT8], "?column?", oid::INT8, -1),
+        ("$1::numeric(10,2) + 1", &[], "?column?", oid::NUMERIC, -1),
+        ("$1::timestamptz", &[], "timestamptz", oid::TIMESTAMPTZ, -1),
+        ("$1 AS p", &[oid::BOOL], "p", oid::BOOL, -1),
+    ];
+
+    #[test]
+    fn parameter_types_match_postgres() {
+        for &(expr, params, name, type_oid, typmod) in POSTGRES_PARAM_ANSWERS {
+            let sql = format!("select {expr} from t");
+            let items = select_items(&sql).unwrap_or_default();
+            let [item] = items.as_slice() else {
+                panic!("{expr}: {} select items", items.len());
+            };
+            let got_name = item
+                .alias
+                .clone()
+                .unwrap_or_else(|| pg_column_name(&item.expr));
+            let got_type = typed_expr_with_columns(&item.expr, params, &table_t);
+            assert_eq!(
+                (got_name.as_str(), got_type),
+                (name, Some((type_oid, typmod))),
+                "{expr}"
+            );
+        }
+    }
+
+    /// Re-derives both answer tables from a live server, so they can be
+    /// refreshed for a new PostgreSQL version:
+    /// `PGIRIS_TEST_POSTGRES="host=/tmp/pg port=5432 user=postgres" cargo
+    /// test --lib embedded::infer -- --ignored`.
+    #[test]
+    #[ignore = "needs a PostgreSQL server named by PGIRIS_TEST_POSTGRES"]
+    fn answers_match_a_live_postgres() {
+        let conninfo = std::env::var("PGIRIS_TEST_POSTGRES").expect("PGIRIS_TEST_POSTGRES");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mismatches = rt.block_on(async move {
+            let (client, connection) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(connection);
+            client
+                .batch_execute(
+                    "create temp table t (i int4, b int8, s int2, n numeric(10,2), f float8, \
+                     r float4, v varchar(20), c char(3), tx text, bo boolean, d date, \
+                     ts timestamp, tz timestamptz, u uuid, j jsonb, by bytea)",
+                )
+                .await
+                .expect("create table");
+            let cases = POSTGRES_ANSWERS
+                .iter()
+                .map(|&(e, n, o, m)| (e, &[][..], n, o, m))
+                .chain(POSTGRES_PARAM_ANSWERS.iter().copied());
+            let mut mismatches = Vec::new();
+            for (expr, params, name, type_oid, typmod) in cases {
+                let types: Vec<tokio_postgres::types::Type> = params
+                    .iter()
+                    .map(|o| {
+                        tokio_postgres::types::Type::from_oid(*o)
+                            .unwrap_or(tokio_postgres::types::Type::UNKNOWN)
+                    })
+                    .collect();
+                let sql = format!("select {expr} from t");
+                let stmt = client.prepare_typed(&sql, &types).await.expect(&sql);
+                let col = &stmt.columns()[0];
+                let got = (
+                    col.name().to_owned(),
+                    col.type_().oid(),
+                    col.type_modifier(),
+                );
+                if got != (name.to_owned(), type_oid, typmod) {
+                    mismatches.push(format!(
+                        "{expr}: table says {name} {type_oid}/{typmod}, server {got:?}"
+                    ));
+                }
+            }
+            mismatches
+        });
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
 
     #[test]
     fn names_and_types_match_postgres() {

@@ -474,25 +474,43 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
     let mut last_end = 0;
     let mut parens = 0usize;
     let mut blocks = 0usize;
-    let mut is_create = false;
+    // Position of the token within its statement, the statement's kind of
+    // block body, and the previous token (for `BEGIN ATOMIC`).
+    let mut index = 0usize;
+    let mut body: Option<Body> = None;
+    let mut prev: Option<Token> = None;
     for tok in Lexer::significant(sql) {
         if tok.kind == TokenKind::Semicolon && parens == 0 && blocks == 0 {
             if let Some(f) = first.take() {
                 out.push(&sql[f.start..last_end]);
             }
-            is_create = false;
+            (index, body, prev) = (0, None, None);
             continue;
         }
         if first.is_none() {
             first = Some(tok);
-            is_create = tok.is_word(sql, "create");
         }
         last_end = tok.end;
+        let is_create = first.is_some_and(|f| f.is_word(sql, "create"));
         match tok.kind {
             TokenKind::LParen => parens += 1,
             TokenKind::RParen => parens = parens.saturating_sub(1),
             TokenKind::Ident if is_create => {
-                if tok.is_word(sql, "begin") || (blocks > 0 && tok.is_word(sql, "case")) {
+                if index < 6 && body.is_none() {
+                    if tok.is_word(sql, "trigger") {
+                        body = Some(Body::Trigger);
+                    } else if tok.is_word(sql, "function") || tok.is_word(sql, "procedure") {
+                        body = Some(Body::Routine);
+                    }
+                }
+                let opens = match body {
+                    Some(Body::Trigger) => tok.is_word(sql, "begin"),
+                    Some(Body::Routine) => {
+                        tok.is_word(sql, "atomic") && prev.is_some_and(|p| p.is_word(sql, "begin"))
+                    }
+                    None => false,
+                };
+                if opens || (blocks > 0 && tok.is_word(sql, "case")) {
                     blocks += 1;
                 } else if blocks > 0 && tok.is_word(sql, "end") {
                     blocks -= 1;
@@ -500,11 +518,22 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
             }
             _ => {}
         }
+        index += 1;
+        prev = Some(tok);
     }
     if let Some(f) = first {
         out.push(&sql[f.start..last_end]);
     }
     out
+}
+
+/// Statements whose body holds semicolons between BEGIN and END.
+#[derive(Clone, Copy)]
+enum Body {
+    /// `CREATE TRIGGER ... BEGIN ... END` (SQLite)
+    Trigger,
+    /// `CREATE FUNCTION / PROCEDURE ... BEGIN ATOMIC ... END` (PostgreSQL)
+    Routine,
 }
 
 /// The first `n` words of a statement as written (comments skipped),

@@ -77,10 +77,82 @@ pub fn register_functions_with_clock(
 /// Rewrites one PostgreSQL statement (or several) into SQL SQLite runs with
 /// PostgreSQL's results; see the module docs for the table.
 pub fn to_sqlite(sql: &str) -> Result<Cow<'_, str>, PgError> {
+    if !needs_translation(sql) {
+        return Ok(Cow::Borrowed(sql));
+    }
+    translate(sql)
+}
+
+/// The full translation, without the fast path.
+fn translate(sql: &str) -> Result<Cow<'_, str>, PgError> {
     let toks: Vec<Token> = Lexer::significant(sql).collect();
     let mut t = Translator::new(sql, &toks);
     t.run()?;
     Ok(t.finish())
+}
+
+/// Words that start a rewrite (see [`Translator::ident`] and DDL).
+fn is_trigger_word(w: &str) -> bool {
+    matches!(
+        w,
+        "cast"
+            | "like"
+            | "ilike"
+            | "now"
+            | "transaction_timestamp"
+            | "statement_timestamp"
+            | "clock_timestamp"
+            | "random"
+            | "char_length"
+            | "character_length"
+            | "strpos"
+            | "substring"
+            | "current_timestamp"
+            | "localtimestamp"
+            | "current_time"
+            | "localtime"
+            | "current_date"
+            | "current_user"
+            | "current_role"
+            | "session_user"
+            | "current_schema"
+            | "current_catalog"
+            | "collate"
+            | "for"
+            | "all"
+            | "truncate"
+            | "create"
+            | "alter"
+    )
+}
+
+/// One allocation-free pass: does anything in `sql` need rewriting? Most
+/// statements a pool sends (`SELECT ... WHERE id = $1`, `INSERT ...
+/// VALUES ($1, $2)`) do not, and then [`to_sqlite`] costs one scan.
+fn needs_translation(sql: &str) -> bool {
+    let mut prev_word_or_paren = false;
+    for t in Lexer::significant(sql) {
+        match t.kind {
+            TokenKind::TypeCast | TokenKind::EscapeString | TokenKind::DollarString => return true,
+            // N'...' loses its prefix.
+            TokenKind::String if matches!(sql.as_bytes().get(t.start), Some(b'n' | b'N')) => {
+                return true;
+            }
+            // A typed literal: `date '2024-01-05'`, `numeric(5) '1'`.
+            TokenKind::String | TokenKind::UnicodeString if prev_word_or_paren => return true,
+            TokenKind::Ident => {
+                let mut buf = [0u8; 24];
+                if let Some(w) = lower_word(t.text(sql), &mut buf)
+                    && is_trigger_word(w)
+                {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        prev_word_or_paren = matches!(t.kind, TokenKind::Ident | TokenKind::RParen);
+    }
+    false
 }
 
 /// How a cast to a PostgreSQL type is written for SQLite.
@@ -934,7 +1006,7 @@ impl<'a, 't> Translator<'a, 't> {
         ) {
             return 1;
         }
-        j = j + 1;
+        j += 1;
         while self.kind(j) == Some(TokenKind::Dot)
             && matches!(
                 self.kind(j + 1),

@@ -159,7 +159,7 @@ fn value_type_name(v: &ValueRef<'_>) -> &'static str {
     }
 }
 
-fn text_of<'a>(bytes: &'a [u8]) -> Result<&'a str, PgError> {
+fn text_of(bytes: &[u8]) -> Result<&str, PgError> {
     std::str::from_utf8(bytes).map_err(|_| {
         PgError::error(
             sqlstate::CHARACTER_NOT_IN_REPERTOIRE,

@@ -902,6 +902,51 @@ fn nothing_panics_on_random_input() {
 }
 
 #[test]
+fn fast_path_skips_only_statements_that_need_nothing() {
+    let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
+    // One statement per rewrite rule, each of which must take the full path.
+    const RULES: &[&str] = &[
+        "select x::int",
+        "select cast(x as int)",
+        "select date '2024-01-05'",
+        "select numeric(5) '1'",
+        "select E'x'",
+        "select $$x$$",
+        "select N'x'",
+        "select now()",
+        "select clock_timestamp(), random(), char_length(x), strpos(a, b), substring(a, 1)",
+        "select current_timestamp, localtimestamp, current_time, localtime, current_date",
+        "select current_user, current_role, session_user, current_schema, current_catalog",
+        "select a like 'x', a ilike 'y'",
+        "select a collate \"C\"",
+        "select a from t for update",
+        "select a from t limit all",
+        "truncate t",
+        "create table t (id serial primary key)",
+        "alter table t add column c timestamp with time zone",
+    ];
+    for sql in RULES {
+        assert!(needs_translation(sql), "{sql}");
+        assert!(matches!(translate(sql), Ok(Cow::Owned(_))), "{sql}");
+    }
+    let fixed = SAME_ANSWERS
+        .iter()
+        .map(|(sql, _)| (*sql).to_owned())
+        .chain(RULES.iter().map(|sql| (*sql).to_owned()))
+        .chain(SAME_ERRORS.iter().map(|(sql, _)| (*sql).to_owned()));
+    let random = (0..20_000).map(|_| random_sql(&mut rng));
+    for sql in fixed.chain(random) {
+        if !needs_translation(&sql) {
+            let full = translate(&sql);
+            assert!(
+                matches!(full, Ok(Cow::Borrowed(_))),
+                "the fast path skipped a statement the translator changes: {sql:?} => {full:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn deep_nesting_does_not_overflow_the_stack() {
     let deep = format!("select {}1{}", "(".repeat(100_000), ")".repeat(100_000));
     let _ = to_sqlite(&deep);
