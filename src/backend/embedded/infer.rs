@@ -16,7 +16,7 @@
 //!   (`FigureColname` in PostgreSQL's parse_target.c).
 //!
 //! Expressions are parsed by a small precedence-climbing parser over the
-//! [`lexer`](super::lexer) tokens with PostgreSQL's operator precedence. It
+//! [`lexer`] tokens with PostgreSQL's operator precedence. It
 //! never fails: what it does not understand becomes "unknown", and nesting is
 //! bounded so hostile input cannot exhaust the stack.
 

@@ -10,7 +10,9 @@
 //! (an unterminated string, a stray byte) becomes a token of its own.
 //!
 //! Tokens are `Copy` spans of byte offsets into the input; the lexer
-//! allocates nothing. Every span starts and ends on a UTF-8 character
+//! allocates nothing. Not followed: string constants continued across a
+//! newline (`'a'\n'b'`), and PostgreSQL 16's numeric underscores and
+//! hex/octal/binary integers (PostgreSQL 15 reads `0x1f` as `0` and `x1f`). Every span starts and ends on a UTF-8 character
 //! boundary because the lexer only ever splits at ASCII bytes.
 
 /// What a token is.

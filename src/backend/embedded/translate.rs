@@ -37,9 +37,19 @@
 //! | other DDL types (`varchar(20)`, `numeric(10,2)`, `boolean`, `bytea`, `uuid`, `jsonb` ...) | kept as written, so the declared type still names the PostgreSQL type |
 //! | `true` / `false`, `$n` parameters, `RETURNING`, `ON CONFLICT` | unchanged: SQLite has them (`$1` binds as a named parameter) |
 //!
-//! The SQL functions named above are registered on a connection by
-//! [`register_functions`]; their errors carry a SQLSTATE that
-//! [`function_error`] recovers.
+//! The `pg_*` functions and `gen_random_uuid()` named above are registered
+//! on a connection by [`register_functions`]; their errors carry a SQLSTATE
+//! that [`function_error`] recovers. The backend registers, per session, the
+//! functions that answer from session facts: `current_user()`,
+//! `session_user()`, `current_schema()`, `current_database()` (targets of
+//! the rewrites above) and `version()`, `current_setting(text)`,
+//! `pg_backend_pid()` (called as written, passed through unchanged).
+//!
+//! Known differences that remain: date/time arithmetic (`now() - interval
+//! '1 day'`, `current_date + 1`) and `bool::text` follow SQLite; a LIKE whose
+//! pattern is an expression (not a literal or parameter) is SQLite's
+//! ASCII-case-insensitive LIKE; ILIKE folds ASCII case only; `char(n)`
+//! values keep their padding in `||`; timestamps are UTC.
 //!
 //! [`infer::declared_column_types`]: super::infer::declared_column_types
 

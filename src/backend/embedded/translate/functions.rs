@@ -1219,10 +1219,24 @@ pub fn datetime_text(
         }
         DateTimeType::Timestamp | DateTimeType::Timestamptz => {
             let days = p.days.ok_or_else(syntax)?;
-            let mut micros = days * MICROS_PER_DAY + p.time.unwrap_or(0);
-            if ty == DateTimeType::Timestamptz {
-                micros -= p.offset.unwrap_or(0) * 1_000_000;
-            }
+            let offset = if ty == DateTimeType::Timestamptz {
+                p.offset.unwrap_or(0)
+            } else {
+                0
+            };
+            // Years near PostgreSQL's limit (294276 AD) overflow i64 micros.
+            let micros = i128::from(days) * i128::from(MICROS_PER_DAY)
+                + i128::from(p.time.unwrap_or(0))
+                - i128::from(offset) * 1_000_000;
+            let micros = i64::try_from(micros)
+                .ok()
+                .filter(|m| m.checked_add(MICROS_PER_DAY).is_some())
+                .ok_or_else(|| {
+                    PgError::error(
+                        sqlstate::DATETIME_FIELD_OVERFLOW,
+                        format!("timestamp out of range: \"{input}\""),
+                    )
+                })?;
             let micros = round_micros(micros, precision);
             return Ok(format_timestamp(micros, ty == DateTimeType::Timestamptz));
         }

@@ -769,6 +769,25 @@ fn value_parsers_match_postgres_edge_cases() {
         Some("-infinity")
     );
     assert!(datetime_text("2023-02-29", DateTimeType::Date, None, 0).is_err());
+    // Near PostgreSQL's upper limit the microsecond count leaves i64: an
+    // error, not an overflow.
+    assert_eq!(
+        datetime_text("294276-12-31 23:59:59", DateTimeType::Timestamptz, None, 0)
+            .map_err(|e| e.code),
+        Err("22008")
+    );
+    assert_eq!(
+        datetime_text("294276-12-31", DateTimeType::Date, None, 0)
+            .ok()
+            .as_deref(),
+        Some("294276-12-31")
+    );
+    assert_eq!(
+        datetime_text("200000-01-01", DateTimeType::Timestamp, None, 0)
+            .ok()
+            .as_deref(),
+        Some("200000-01-01 00:00:00")
+    );
     assert!(datetime_text("10:61", DateTimeType::Time, None, 0).is_err());
     assert_eq!(jsonb_text("[]").ok().as_deref(), Some("[]"));
     assert_eq!(random_uuid().len(), 36);
@@ -942,6 +961,66 @@ fn fast_path_skips_only_statements_that_need_nothing() {
                 matches!(full, Ok(Cow::Borrowed(_))),
                 "the fast path skipped a statement the translator changes: {sql:?} => {full:?}"
             );
+        }
+    }
+}
+
+#[test]
+fn nothing_panics_on_mutated_statements() {
+    let mut rng = Xorshift(0xd1b5_4a32_d192_ed03);
+    let seeds: Vec<&str> = SAME_ANSWERS
+        .iter()
+        .chain(SAME_ERRORS.iter())
+        .map(|(sql, _)| *sql)
+        .chain([
+            "CREATE TABLE items (id serial PRIMARY KEY, n numeric(10,2) DEFAULT 0, \
+             t timestamp(3) with time zone DEFAULT now(), g int generated always as identity)",
+            "with x as (select 1 as a) select a::text, (select max(i) from t) m from x for update",
+            "insert into t (a) values ($1::int8) returning a, b as \"B\"",
+            "select '9999999-12-31 23:59:59.999999'::timestamp, '294276-12-31'::timestamptz",
+        ])
+        .collect();
+    for _ in 0..5_000 {
+        let mut sql = seeds[rng.below(seeds.len())].to_owned();
+        for _ in 0..1 + rng.below(3) {
+            let boundaries: Vec<usize> = (0..=sql.len())
+                .filter(|i| sql.is_char_boundary(*i))
+                .collect();
+            let at = boundaries[rng.below(boundaries.len())];
+            match rng.below(3) {
+                0 => sql.insert_str(at, FRAGMENTS[rng.below(FRAGMENTS.len())]),
+                1 => {
+                    let to = boundaries[rng.below(boundaries.len())].max(at);
+                    sql.replace_range(at..to, "");
+                }
+                _ => sql.truncate(at),
+            }
+        }
+        let _ = crate::backend::embedded::lexer::split_statements(&sql);
+        let _ = to_sqlite(&sql);
+        if let Some(items) = infer::select_items(&sql) {
+            for item in items {
+                let _ = infer::pg_column_name(&item.expr);
+                let _ = infer::typed_expr(&item.expr, &[oid::INT8]);
+            }
+        }
+        let _ = infer::declared_column_types(&sql);
+    }
+    // The mutated statements also run, so the SQL functions see odd input.
+    let conn = db();
+    for _ in 0..2_000 {
+        let mut sql = seeds[rng.below(seeds.len())].to_owned();
+        let boundaries: Vec<usize> = (0..=sql.len())
+            .filter(|i| sql.is_char_boundary(*i))
+            .collect();
+        let at = boundaries[rng.below(boundaries.len())];
+        sql.insert_str(at, FRAGMENTS[rng.below(FRAGMENTS.len())]);
+        if let Ok(translated) = to_sqlite(&sql)
+            && let Ok(mut stmt) = conn.prepare(&translated)
+            && stmt.parameter_count() == 0
+            && let Ok(mut rows) = stmt.query([])
+        {
+            while let Ok(Some(_)) = rows.next() {}
         }
     }
 }
