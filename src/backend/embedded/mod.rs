@@ -8,6 +8,9 @@
 //! the statement text (`infer`), so RowDescription carries PostgreSQL OIDs.
 
 pub mod errors;
+pub mod infer;
+pub mod lexer;
+pub mod translate;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
