@@ -57,6 +57,9 @@ pub struct ExecDone {
     pub columns: Option<Vec<Column>>,
     /// Encoded DataRows beyond `max_rows`, for PortalSuspended resumption.
     pub held: VecDeque<Bytes>,
+    /// Output not yet sent as `Data` (a small result travels whole with
+    /// `Done`: one wake-up of the session instead of two).
+    pub tail: Bytes,
 }
 
 /// What the session receives while a statement runs.
@@ -362,7 +365,16 @@ fn run_job(conn: &mut dyn BackendConnection, job: Job, faults: &Faults) -> bool 
             check(r.as_ref().err());
             let in_transaction =
                 !panicked && guarded(|| Ok(conn.in_transaction())).unwrap_or(false);
-            let done = r.and_then(|outcome| sink.finish(outcome, in_transaction));
+            let done = match r {
+                Ok(outcome) => sink.finish(outcome, in_transaction),
+                Err(e) => {
+                    // Rows produced before the error still go out first.
+                    if let Some(rows) = sink.take_pending() {
+                        let _ = events.blocking_send(ExecEvent::Data(rows));
+                    }
+                    Err(e)
+                }
+            };
             let _ = events.blocking_send(ExecEvent::Done(done));
         }
         Job::Transaction { op, reply } => {
@@ -422,13 +434,18 @@ impl EncodingSink {
             .map_err(|_| PgError::query_canceled())
     }
 
-    /// Sends what is left and builds the final report.
+    /// Output encoded but not sent yet.
+    pub fn take_pending(&mut self) -> Option<Bytes> {
+        (!self.out.is_empty()).then(|| self.out.split().freeze())
+    }
+
+    /// Builds the final report, carrying what is left of the output.
     pub fn finish(
         mut self,
         outcome: ExecOutcome,
         in_transaction: bool,
     ) -> Result<ExecDone, PgError> {
-        self.flush()?;
+        let tail = self.out.split().freeze();
         let outcome = if self.columns.is_some() {
             ExecOutcome {
                 rows: self.rows,
@@ -442,6 +459,7 @@ impl EncodingSink {
             in_transaction,
             columns: self.columns,
             held: self.held,
+            tail,
         })
     }
 }
@@ -576,10 +594,9 @@ mod tests {
         assert_eq!(done.outcome.rows, 2);
         assert!(done.outcome.returned_rows);
         assert_eq!(done.held.len(), 1);
-        let ExecEvent::Data(d) = rx.try_recv().unwrap() else {
-            panic!()
-        };
-        let msgs = split_messages(&d).unwrap();
+        // A small result travels whole with Done.
+        assert!(rx.try_recv().is_err());
+        let msgs = split_messages(&done.tail).unwrap();
         assert!(matches!(msgs[0], BackendMessage::RowDescription(_)));
         assert_eq!(
             msgs[1],

@@ -1145,7 +1145,12 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                         interrupter.interrupt();
                     }
                 }
-                Some(ExecEvent::Done(r)) => break r,
+                Some(ExecEvent::Done(r)) => {
+                    if let Ok(done) = &r {
+                        self.out.extend_from_slice(&done.tail);
+                    }
+                    break r;
+                }
                 None => {
                     break Err(PgError::error(
                         sqlstate::CONNECTION_FAILURE,

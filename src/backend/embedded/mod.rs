@@ -12,6 +12,7 @@ pub mod infer;
 pub mod schema;
 pub mod translate;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -106,6 +107,7 @@ pub struct EmbeddedConnection {
     session: Arc<Mutex<Arc<SessionSnapshot>>>,
     clock: TransactionClock,
     schema: Schema,
+    plans: HashMap<String, Arc<ColumnPlan>>,
 }
 
 impl EmbeddedConnection {
@@ -147,6 +149,7 @@ impl EmbeddedConnection {
             session,
             clock,
             schema: Schema::default(),
+            plans: HashMap::new(),
         })
     }
 
@@ -233,16 +236,41 @@ fn align(items: &[infer::SelectItem], n: usize) -> Vec<Option<&infer::SelectItem
     }
 }
 
+/// The result columns worked out for a statement text, reused while the
+/// schema stays the same (this connection's DDL clears the cache).
+struct ColumnPlan {
+    columns: Vec<Column>,
+    /// Columns whose type only a row can tell (text until one arrives).
+    from_row: Vec<usize>,
+}
+
+impl ColumnPlan {
+    /// The columns, with the undecided ones typed from `row`.
+    fn with_row(&self, row: Option<&rusqlite::Row<'_>>) -> Vec<Column> {
+        let mut cols = self.columns.clone();
+        if let Some(row) = row {
+            for &i in &self.from_row {
+                if let (Some(c), Ok(v)) = (cols.get_mut(i), row.get_ref(i)) {
+                    c.type_oid = type_from_value(v);
+                }
+            }
+        }
+        cols
+    }
+}
+
+/// Most statement texts whose column plans a connection keeps.
+const PLAN_CACHE: usize = 256;
+
 /// The result columns of a prepared statement, typed as PostgreSQL would:
 /// a column of a table has its declared type; an expression is typed from
 /// its text; otherwise the first row's value decides (text without one).
-fn columns_of(
+fn plan_columns(
     stmt: &rusqlite::Statement<'_>,
     original: &str,
     param_types: &[Oid],
     schema: &Schema,
-    first_row: Option<&rusqlite::Row<'_>>,
-) -> Vec<Column> {
+) -> ColumnPlan {
     let meta: Vec<(Option<String>, Option<String>)> = stmt
         .columns_with_metadata()
         .map(|c| {
@@ -256,7 +284,9 @@ fn columns_of(
     let items = infer::select_items(original).unwrap_or_default();
     let aligned = align(&items, n);
     let lookup = |table: Option<&str>, column: &str| schema.column_in(original, table, column);
-    stmt.columns()
+    let mut from_row = Vec::new();
+    let columns = stmt
+        .columns()
         .enumerate()
         .map(|(i, c)| {
             let item = aligned.get(i).copied().flatten();
@@ -270,13 +300,11 @@ fn columns_of(
             .or_else(|| {
                 item.and_then(|it| infer::typed_expr_with_columns(&it.expr, param_types, &lookup))
             })
-            .or_else(|| c.decl_type().map(infer::type_from_decl))
-            .or_else(|| {
-                first_row
-                    .and_then(|r| r.get_ref(i).ok())
-                    .map(|v| (type_from_value(v), -1))
+            .or_else(|| c.decl_type().map(infer::type_from_decl));
+            let (type_oid, type_modifier) = typed.unwrap_or_else(|| {
+                from_row.push(i);
+                (oid::TEXT, -1)
             });
-            let (type_oid, type_modifier) = typed.unwrap_or((oid::TEXT, -1));
             let name = match item {
                 Some(it) => match &it.alias {
                     Some(a) => a.clone(),
@@ -292,7 +320,19 @@ fn columns_of(
                 column_id: 0,
             }
         })
-        .collect()
+        .collect();
+    ColumnPlan { columns, from_row }
+}
+
+/// Whether a statement changes the schema (column plans are dropped).
+fn is_ddl(sql: &str) -> bool {
+    crate::sql::lexer::first_keywords(sql, 1)
+        .first()
+        .is_some_and(|w| {
+            ["create", "drop", "alter"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+        })
 }
 
 /// Binds PostgreSQL `$n` parameters by number.
@@ -358,8 +398,8 @@ impl BackendConnection for EmbeddedConnection {
         let stmt = self.conn.prepare_cached(&translated).map_err(map_error)?;
         let n = param_count(&stmt).max(param_types.len());
         let params = schema::infer_param_types(sql, n, param_types, &self.schema);
-        let columns =
-            (stmt.column_count() > 0).then(|| columns_of(&stmt, sql, &params, &self.schema, None));
+        let columns = (stmt.column_count() > 0)
+            .then(|| plan_columns(&stmt, sql, &params, &self.schema).columns);
         Ok(Description { params, columns })
     }
 
@@ -417,40 +457,48 @@ impl EmbeddedConnection {
         if stmt.column_count() == 0 {
             stmt.raw_execute().map_err(map_error)?;
             drop(stmt);
+            if is_ddl(st.sql) {
+                self.plans.clear();
+            }
             return Ok(ExecOutcome {
                 rows: self.conn.changes(),
                 returned_rows: false,
             });
         }
-        // Types of undeclared columns come from the first row, so it is
-        // fetched before RowDescription goes out.
-        self.schema.refresh(&self.conn);
-        let schema = &self.schema;
-        let columns_without_row = columns_of(&stmt, st.sql, st.param_types, schema, None);
-        let width = columns_without_row.len();
+        let plan = match self.plans.get(st.sql) {
+            Some(p) if p.columns.len() == stmt.column_count() => p.clone(),
+            _ => {
+                self.schema.refresh(&self.conn);
+                let p = Arc::new(plan_columns(&stmt, st.sql, st.param_types, &self.schema));
+                if self.plans.len() >= PLAN_CACHE {
+                    self.plans.clear();
+                }
+                self.plans.insert(st.sql.to_owned(), p.clone());
+                p
+            }
+        };
+        let width = plan.columns.len();
         let mut rows = stmt.raw_query();
         let mut count = 0u64;
         let mut described = false;
         while let Some(row) = rows.next().map_err(map_error)? {
             if !described {
-                sink.columns(&columns_of(
-                    row.as_ref(),
-                    st.sql,
-                    st.param_types,
-                    schema,
-                    Some(row),
-                ))?;
+                if plan.from_row.is_empty() {
+                    sink.columns(&plan.columns)?;
+                } else {
+                    sink.columns(&plan.with_row(Some(row)))?;
+                }
                 described = true;
             }
-            let mut cells: Vec<Cell<'_>> = Vec::with_capacity(width);
-            for i in 0..width {
-                cells.push(cell(row.get_ref(i).map_err(map_error)?));
-            }
+            let cells = (0..width)
+                .map(|i| row.get_ref(i).map(cell))
+                .collect::<Result<Vec<Cell<'_>>, _>>()
+                .map_err(map_error)?;
             sink.row(&cells)?;
             count += 1;
         }
         if !described {
-            sink.columns(&columns_without_row)?;
+            sink.columns(&plan.columns)?;
         }
         Ok(ExecOutcome {
             rows: count,
@@ -501,7 +549,7 @@ impl EmbeddedConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::worker::{EncodingSink, ExecEvent, ExecRequest};
+    use crate::backend::worker::{EncodingSink, ExecRequest};
     use tokio::sync::mpsc;
 
     fn run(
@@ -700,11 +748,9 @@ mod tests {
                 &mut sink,
             )
             .unwrap();
-        sink.finish(out, false).unwrap();
-        let ExecEvent::Data(d) = rx.try_recv().unwrap() else {
-            panic!()
-        };
-        let msgs = crate::wire::backend::split_messages(&d).unwrap();
+        let done = sink.finish(out, false).unwrap();
+        assert!(rx.try_recv().is_err());
+        let msgs = crate::wire::backend::split_messages(&done.tail).unwrap();
         assert_eq!(
             msgs[0],
             crate::wire::backend::BackendMessage::DataRow(
