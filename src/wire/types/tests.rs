@@ -1,0 +1,1 @@
+//! Cross-type tests of the public API.
