@@ -238,7 +238,13 @@ mod tests {
 
     #[test]
     fn display_names_code() {
-        let e = PgError::fatal(sqlstate::TOO_MANY_CONNECTIONS, "sorry, too many clients already");
-        assert_eq!(e.to_string(), "FATAL 53300: sorry, too many clients already");
+        let e = PgError::fatal(
+            sqlstate::TOO_MANY_CONNECTIONS,
+            "sorry, too many clients already",
+        );
+        assert_eq!(
+            e.to_string(),
+            "FATAL 53300: sorry, too many clients already"
+        );
     }
 }

@@ -124,14 +124,24 @@ mod tests {
         assert_eq!(parse_text("plain").unwrap(), b"plain");
         assert_eq!(parse_text("\\377\\000").unwrap(), [0xff, 0]);
         let e = parse_text("\\x0").unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), ("22023", "invalid hexadecimal data: odd number of digits"));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("22023", "invalid hexadecimal data: odd number of digits")
+        );
         let e = parse_text("\\x0g").unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), ("22023", "invalid hexadecimal digit: \"g\""));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("22023", "invalid hexadecimal digit: \"g\"")
+        );
         let e = parse_text("\\xé0").unwrap_err();
         assert_eq!(e.message, "invalid hexadecimal digit: \"é\"");
         for bad in ["\\X01", "a\\9", "\\", "\\400", "\\12"] {
             let e = parse_text(bad).unwrap_err();
-            assert_eq!((e.code, e.message.as_str()), ("22P02", "invalid input syntax for type bytea"), "{bad}");
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                ("22P02", "invalid input syntax for type bytea"),
+                "{bad}"
+            );
         }
     }
 }

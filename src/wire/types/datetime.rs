@@ -743,7 +743,10 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(days_from_civil(-4713, 11, 24) - UNIX_TO_PG_DAYS, DATE_MIN);
         assert_eq!(days_from_civil(5_874_898, 1, 1) - UNIX_TO_PG_DAYS, DATE_END);
-        assert_eq!(days_from_civil(294_277, 1, 1) - UNIX_TO_PG_DAYS, TIMESTAMP_END / USECS_PER_DAY);
+        assert_eq!(
+            days_from_civil(294_277, 1, 1) - UNIX_TO_PG_DAYS,
+            TIMESTAMP_END / USECS_PER_DAY
+        );
     }
 
     /// Golden outputs from PostgreSQL 15.18 with TimeZone UTC.
@@ -751,18 +754,33 @@ mod tests {
     fn timestamps_match_postgres() {
         assert_eq!(tstz("2024-01-02T03:04:05Z"), "2024-01-02 03:04:05+00");
         assert_eq!(tstz("2024-01-02t03:04:05z"), "2024-01-02 03:04:05+00");
-        assert_eq!(ts("2024-01-02 03:04:05.1234565"), "2024-01-02 03:04:05.123456");
-        assert_eq!(ts("2024-01-02 03:04:05.1234575"), "2024-01-02 03:04:05.123458");
+        assert_eq!(
+            ts("2024-01-02 03:04:05.1234565"),
+            "2024-01-02 03:04:05.123456"
+        );
+        assert_eq!(
+            ts("2024-01-02 03:04:05.1234575"),
+            "2024-01-02 03:04:05.123458"
+        );
         assert_eq!(ts("2024-01-02 03:04:05.0000005"), "2024-01-02 03:04:05");
-        assert_eq!(ts("2024-01-02 03:04:05.0000015"), "2024-01-02 03:04:05.000002");
+        assert_eq!(
+            ts("2024-01-02 03:04:05.0000015"),
+            "2024-01-02 03:04:05.000002"
+        );
         assert_eq!(ts("2024-01-02 03:04:05.9999995"), "2024-01-02 03:04:06");
         assert_eq!(tstz("0044-03-15 12:00 BC"), "0044-03-15 12:00:00+00 BC");
         assert_eq!(ts("0044-03-15 12:00 BC"), "0044-03-15 12:00:00 BC");
-        assert_eq!(ts("294276-12-31 23:59:59.999999"), "294276-12-31 23:59:59.999999");
+        assert_eq!(
+            ts("294276-12-31 23:59:59.999999"),
+            "294276-12-31 23:59:59.999999"
+        );
         assert_eq!(tstz("4714-11-24 00:00 BC"), "4714-11-24 00:00:00+00 BC");
         assert_eq!(ts("2024-01-01 23:59:60"), "2024-01-02 00:00:00");
         assert_eq!(ts("2024-01-01 24:00:00"), "2024-01-02 00:00:00");
-        assert_eq!(tstz("2024-01-02T03:04:05.123456789+01:00"), "2024-01-02 02:04:05.123457+00");
+        assert_eq!(
+            tstz("2024-01-02T03:04:05.123456789+01:00"),
+            "2024-01-02 02:04:05.123457+00"
+        );
         assert_eq!(ts("2024-01-02 03:04:05."), "2024-01-02 03:04:05");
         assert_eq!(ts("2024-01-02  03:04:05"), "2024-01-02 03:04:05");
         assert_eq!(ts("2024-01-02 T03:04"), "2024-01-02 03:04:00");
@@ -771,7 +789,10 @@ mod tests {
         assert_eq!(tstz("2024-01-02 03:04:05+05:30"), "2024-01-01 21:34:05+00");
         assert_eq!(tstz("2024-01-02 03:04:05 -0800"), "2024-01-02 11:04:05+00");
         assert_eq!(tstz("2024-01-02 03:04:05-08"), "2024-01-02 11:04:05+00");
-        assert_eq!(tstz("2024-01-02 03:04:05+05:30:15"), "2024-01-01 21:33:50+00");
+        assert_eq!(
+            tstz("2024-01-02 03:04:05+05:30:15"),
+            "2024-01-01 21:33:50+00"
+        );
         assert_eq!(tstz("2024-01-02 03:04:05+15:59"), "2024-01-01 11:05:05+00");
         assert_eq!(tstz("2024-01-02 03:04:05+5:3"), "2024-01-01 22:01:05+00");
         assert_eq!(tstz("2024-01-02 3:04:05 z"), "2024-01-02 03:04:05+00");
@@ -781,7 +802,10 @@ mod tests {
         assert_eq!(tstz("infinity"), "infinity");
         assert_eq!(ts("-INFINITY"), "-infinity");
         assert_eq!(ts("2024-02-29 00:00:00.5"), "2024-02-29 00:00:00.5");
-        assert_eq!(ts("1999-12-31 23:59:59.999999"), "1999-12-31 23:59:59.999999");
+        assert_eq!(
+            ts("1999-12-31 23:59:59.999999"),
+            "1999-12-31 23:59:59.999999"
+        );
         assert_eq!(ts("2024-01-02 03:04:05.120"), "2024-01-02 03:04:05.12");
     }
 
@@ -789,16 +813,34 @@ mod tests {
     fn timestamp_errors_match_postgres() {
         let err = |s: &str, tz: bool| parse_timestamp(s, tz).unwrap_err();
         let e = err("294277-01-01", false);
-        assert_eq!((e.code, e.message.as_str()), ("22008", "timestamp out of range: \"294277-01-01\""));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("22008", "timestamp out of range: \"294277-01-01\"")
+        );
         let e = err("2024-01-01 23:59:60.5", false);
-        assert_eq!(e.message, "date/time field value out of range: \"2024-01-01 23:59:60.5\"");
+        assert_eq!(
+            e.message,
+            "date/time field value out of range: \"2024-01-01 23:59:60.5\""
+        );
         assert_eq!(err("2024-01-01 23:60:00", false).code, "22008");
         assert_eq!(err("2024-01-01 24:00:01", false).code, "22008");
         let e = err("2024-01-02 03:04:05+16", true);
-        assert_eq!((e.code, e.message.as_str()), ("22009", "time zone displacement out of range: \"2024-01-02 03:04:05+16\""));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                "22009",
+                "time zone displacement out of range: \"2024-01-02 03:04:05+16\""
+            )
+        );
         assert_eq!(err("2024-01-02 03:04:05+15:60", true).code, "22009");
         let e = err("2024-01-02T", false);
-        assert_eq!((e.code, e.message.as_str()), ("22007", "invalid input syntax for type timestamp: \"2024-01-02T\""));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                "22007",
+                "invalid input syntax for type timestamp: \"2024-01-02T\""
+            )
+        );
         assert_eq!(err("2024-01-02T03", false).code, "22007");
         assert_eq!(
             err("nonsense", true).message,
@@ -842,17 +884,43 @@ mod tests {
     fn date_errors_match_postgres() {
         let err = |s: &str| parse_date(s).unwrap_err();
         let e = err("4714-11-23 BC");
-        assert_eq!((e.code, e.message.as_str()), ("22008", "date out of range: \"4714-11-23 BC\""));
-        assert_eq!(err("5874898-01-01").message, "date out of range: \"5874898-01-01\"");
-        for overflow in ["2024-02-30", "2024-13-01", "0000-01-01", "1900-02-29", "2023-02-29"] {
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("22008", "date out of range: \"4714-11-23 BC\"")
+        );
+        assert_eq!(
+            err("5874898-01-01").message,
+            "date out of range: \"5874898-01-01\""
+        );
+        for overflow in [
+            "2024-02-30",
+            "2024-13-01",
+            "0000-01-01",
+            "1900-02-29",
+            "2023-02-29",
+        ] {
             let e = err(overflow);
             assert_eq!(e.code, "22008", "{overflow}");
-            assert_eq!(e.message, format!("date/time field value out of range: \"{overflow}\""));
+            assert_eq!(
+                e.message,
+                format!("date/time field value out of range: \"{overflow}\"")
+            );
         }
-        for bad in ["-2024-01-02", "2024/01/02", "Jan 8 1999", "03:04:05", "allballs", "2024-01", "x"] {
+        for bad in [
+            "-2024-01-02",
+            "2024/01/02",
+            "Jan 8 1999",
+            "03:04:05",
+            "allballs",
+            "2024-01",
+            "x",
+        ] {
             let e = err(bad);
             assert_eq!(e.code, "22007", "{bad}");
-            assert_eq!(e.message, format!("invalid input syntax for type date: \"{bad}\""));
+            assert_eq!(
+                e.message,
+                format!("invalid input syntax for type date: \"{bad}\"")
+            );
         }
     }
 
@@ -869,10 +937,16 @@ mod tests {
         assert_eq!(time("03:04:05.123456789"), "03:04:05.123457");
         assert_eq!(time("13:14:15.5"), "13:14:15.5");
         let err = |s: &str| parse_time(s).unwrap_err();
-        assert_eq!(err("23:59:60.5").message, "date/time field value out of range: \"23:59:60.5\"");
+        assert_eq!(
+            err("23:59:60.5").message,
+            "date/time field value out of range: \"23:59:60.5\""
+        );
         assert_eq!(err("24:00:00.1").code, "22008");
         assert_eq!(err("123:04:05").code, "22008");
-        assert_eq!(err("infinity").message, "invalid input syntax for type time: \"infinity\"");
+        assert_eq!(
+            err("infinity").message,
+            "invalid input syntax for type time: \"infinity\""
+        );
         assert_eq!(err("epoch").code, "22007");
         assert_eq!(err("2024-01-02").code, "22007");
     }
@@ -892,11 +966,20 @@ mod tests {
 
         let t = |s: &str, tz: bool| parse_timestamp(s, tz).unwrap().to_binary().to_be_bytes();
         assert_eq!(t("2000-01-01 00:00:00", false), 0i64.to_be_bytes());
-        assert_eq!(t("2024-01-02 03:04:05.123456", false), 0x0002b0ec8517d580i64.to_be_bytes());
-        assert_eq!(t("1970-01-01", false), (0xfffca2fec4c82000u64 as i64).to_be_bytes());
+        assert_eq!(
+            t("2024-01-02 03:04:05.123456", false),
+            0x0002b0ec8517d580i64.to_be_bytes()
+        );
+        assert_eq!(
+            t("1970-01-01", false),
+            (0xfffca2fec4c82000u64 as i64).to_be_bytes()
+        );
         assert_eq!(t("infinity", false), i64::MAX.to_be_bytes());
         assert_eq!(t("-infinity", true), i64::MIN.to_be_bytes());
-        assert_eq!(t("2024-01-02 03:04:05.123456+02", true), 0x0002b0ead7f08d80i64.to_be_bytes());
+        assert_eq!(
+            t("2024-01-02 03:04:05.123456+02", true),
+            0x0002b0ead7f08d80i64.to_be_bytes()
+        );
 
         assert_eq!(parse_time("24:00:00").unwrap(), 0x000000141dd76000);
         assert_eq!(parse_time("13:14:15.5").unwrap(), 0x0000000b187d38e0);
@@ -904,22 +987,42 @@ mod tests {
 
     #[test]
     fn binary_input_ranges() {
-        assert_eq!(DateValue::from_binary(DATE_MIN as i32).unwrap().to_text_string(), "4714-11-24 BC");
-        assert_eq!(DateValue::from_binary(DATE_END as i32 - 1).unwrap().to_text_string(), "5874897-12-31");
-        assert_eq!(DateValue::from_binary(DATE_END as i32).unwrap_err().message, "date out of range");
+        assert_eq!(
+            DateValue::from_binary(DATE_MIN as i32)
+                .unwrap()
+                .to_text_string(),
+            "4714-11-24 BC"
+        );
+        assert_eq!(
+            DateValue::from_binary(DATE_END as i32 - 1)
+                .unwrap()
+                .to_text_string(),
+            "5874897-12-31"
+        );
+        assert_eq!(
+            DateValue::from_binary(DATE_END as i32).unwrap_err().message,
+            "date out of range"
+        );
         assert!(DateValue::from_binary(DATE_MIN as i32 - 1).is_err());
         assert!(TimestampValue::from_binary(TIMESTAMP_END).is_err());
         assert!(TimestampValue::from_binary(TIMESTAMP_MIN - 1).is_err());
         assert_eq!(
-            TimestampValue::from_binary(TIMESTAMP_MIN).unwrap().to_text_string(true),
+            TimestampValue::from_binary(TIMESTAMP_MIN)
+                .unwrap()
+                .to_text_string(true),
             "4714-11-24 00:00:00+00 BC"
         );
         assert_eq!(
-            TimestampValue::from_binary(TIMESTAMP_END - 1).unwrap().to_text_string(false),
+            TimestampValue::from_binary(TIMESTAMP_END - 1)
+                .unwrap()
+                .to_text_string(false),
             "294276-12-31 23:59:59.999999"
         );
         assert_eq!(time_from_binary(USECS_PER_DAY).unwrap(), USECS_PER_DAY);
-        assert_eq!(time_from_binary(-1).unwrap_err().message, "time out of range");
+        assert_eq!(
+            time_from_binary(-1).unwrap_err().message,
+            "time out of range"
+        );
         assert!(time_from_binary(USECS_PER_DAY + 1).is_err());
     }
 
@@ -930,14 +1033,30 @@ mod tests {
         let ts = TimestampValue::from_unix_seconds(1_704_164_645).unwrap();
         assert_eq!(ts.to_text_string(true), "2024-01-02 03:04:05+00");
         assert!(TimestampValue::from_unix_seconds(i64::MAX).is_err());
-        assert_eq!(DateValue::from_unix_seconds(-1).unwrap().to_text_string(), "1969-12-31");
+        assert_eq!(
+            DateValue::from_unix_seconds(-1).unwrap().to_text_string(),
+            "1969-12-31"
+        );
         // SQLite: julianday('2024-01-02 03:04:05') = 2460311.627835648.
         let ts = TimestampValue::from_julian_day(2460311.627835648).unwrap();
         assert_eq!(ts.to_text_string(false), "2024-01-02 03:04:05");
-        assert_eq!(DateValue::from_julian_day(2451545.0).unwrap().to_text_string(), "2000-01-01");
-        assert_eq!(DateValue::from_julian_day(2451544.4).unwrap().to_text_string(), "1999-12-31");
+        assert_eq!(
+            DateValue::from_julian_day(2451545.0)
+                .unwrap()
+                .to_text_string(),
+            "2000-01-01"
+        );
+        assert_eq!(
+            DateValue::from_julian_day(2451544.4)
+                .unwrap()
+                .to_text_string(),
+            "1999-12-31"
+        );
         assert!(TimestampValue::from_julian_day(f64::NAN).is_err());
         assert!(TimestampValue::from_julian_day(1e300).is_err());
-        assert_eq!(TimestampValue::from_julian_day(f64::INFINITY).unwrap(), TimestampValue::Infinity);
+        assert_eq!(
+            TimestampValue::from_julian_day(f64::INFINITY).unwrap(),
+            TimestampValue::Infinity
+        );
     }
 }

@@ -219,10 +219,19 @@ mod tests {
     fn parses_like_pg_strtoint() {
         assert_eq!(parse(" 12 ", IntKind::Int4).unwrap(), 12);
         assert_eq!(parse("+5", IntKind::Int2).unwrap(), 5);
-        assert_eq!(parse("-2147483648", IntKind::Int4).unwrap(), i32::MIN.into());
+        assert_eq!(
+            parse("-2147483648", IntKind::Int4).unwrap(),
+            i32::MIN.into()
+        );
         assert_eq!(parse("-32768", IntKind::Int2).unwrap(), i16::MIN.into());
-        assert_eq!(parse("9223372036854775807", IntKind::Int8).unwrap(), i64::MAX);
-        assert_eq!(parse("-9223372036854775808", IntKind::Int8).unwrap(), i64::MIN);
+        assert_eq!(
+            parse("9223372036854775807", IntKind::Int8).unwrap(),
+            i64::MAX
+        );
+        assert_eq!(
+            parse("-9223372036854775808", IntKind::Int8).unwrap(),
+            i64::MIN
+        );
         assert_eq!(parse("007", IntKind::Int8).unwrap(), 7);
     }
 
@@ -230,7 +239,10 @@ mod tests {
     fn reports_pg_messages() {
         let e = parse("2147483648", IntKind::Int4).unwrap_err();
         assert_eq!(e.code, "22003");
-        assert_eq!(e.message, "value \"2147483648\" is out of range for type integer");
+        assert_eq!(
+            e.message,
+            "value \"2147483648\" is out of range for type integer"
+        );
         // Overflow wins over trailing garbage, as in PostgreSQL 15.
         let e = parse("99999999999x", IntKind::Int4).unwrap_err();
         assert_eq!(e.code, "22003");
@@ -247,7 +259,9 @@ mod tests {
             "value \"40000\" is out of range for type smallint"
         );
         assert_eq!(
-            parse("9223372036854775808", IntKind::Int8).unwrap_err().message,
+            parse("9223372036854775808", IntKind::Int8)
+                .unwrap_err()
+                .message,
             "value \"9223372036854775808\" is out of range for type bigint"
         );
         assert_eq!(
@@ -264,7 +278,10 @@ mod tests {
         assert_eq!(parse("4294967295", IntKind::Oid).unwrap(), 4294967295);
         for bad in ["4294967296", "-2147483649", "-4294967295"] {
             let e = parse(bad, IntKind::Oid).unwrap_err();
-            assert_eq!(e.message, format!("value \"{bad}\" is out of range for type oid"));
+            assert_eq!(
+                e.message,
+                format!("value \"{bad}\" is out of range for type oid")
+            );
         }
         assert_eq!(parse("", IntKind::Oid).unwrap_err().code, "22P02");
         assert_eq!(IntKind::Oid.check(-1).unwrap(), 4294967295);

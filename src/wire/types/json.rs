@@ -131,10 +131,7 @@ impl<'a> Parser<'a> {
                     Expect::ArrayFirst
                 }
                 (Expect::Value | Expect::ArrayFirst, _) if is_value_start => after_value(&stack),
-                (
-                    Expect::ArrayFirst | Expect::ArrayNext,
-                    Token::ArrayEnd,
-                )
+                (Expect::ArrayFirst | Expect::ArrayNext, Token::ArrayEnd)
                 | (Expect::ObjectFirst | Expect::ObjectNext, Token::ObjectEnd) => {
                     stack.pop();
                     after_value(&stack)
@@ -428,7 +425,10 @@ mod tests {
             ("{\"a\":1,}", "Expected string, but found \"}\"."),
             ("\"a\tb\"", "Character with value 0x09 must be escaped."),
             ("\"\\q\"", "Escape sequence \"\\q\" is invalid."),
-            ("\"\\u12\"", "\"\\u\" must be followed by four hexadecimal digits."),
+            (
+                "\"\\u12\"",
+                "\"\\u\" must be followed by four hexadecimal digits.",
+            ),
             ("NULL", "Token \"NULL\" is invalid."),
             ("[1] x", "Token \"x\" is invalid."),
             ("{1:2}", "Expected string or \"}\", but found \"1\"."),
@@ -436,7 +436,10 @@ mod tests {
             ("1x", "Token \"1x\" is invalid."),
             ("[1 2]", "Expected \",\" or \"]\", but found \"2\"."),
             ("[1] 2", "Expected end of input, but found \"2\"."),
-            ("{\"a\":1 \"b\"}", "Expected \",\" or \"}\", but found \"\"b\"\"."),
+            (
+                "{\"a\":1 \"b\"}",
+                "Expected \",\" or \"}\", but found \"\"b\"\".",
+            ),
             ("[:", "Expected array element or \"]\", but found \":\"."),
         ];
         for (input, want) in cases {

@@ -485,8 +485,8 @@ fn cell_to_numeric<'a>(
 ) -> Result<NumericValue<'a>, PgError> {
     match cell {
         Cell::Numeric(s) | Cell::Text(s) => numeric::parse(s),
-        Cell::Int(i) => Ok(scratch.from_i64(i)),
-        Cell::Float(v) => Ok(scratch.from_f64(v)),
+        Cell::Int(i) => Ok(scratch.integer(i)),
+        Cell::Float(v) => Ok(scratch.float(v)),
         Cell::Bytes(b) => numeric::parse(utf8_text(b)?),
         Cell::Bool(b) => Err(invalid_syntax("numeric", if b { "true" } else { "false" })),
         Cell::Null => Err(invalid_syntax("numeric", "")),

@@ -123,7 +123,10 @@ pub fn type_size(oid: Oid) -> i16 {
 /// array type. `None` for anything else, or invalid modifiers.
 pub fn parse_type_name(sql_type: &str) -> Option<(Oid, i32)> {
     let lowered = sql_type.trim().to_ascii_lowercase();
-    let s = lowered.strip_prefix("pg_catalog.").unwrap_or(&lowered).trim();
+    let s = lowered
+        .strip_prefix("pg_catalog.")
+        .unwrap_or(&lowered)
+        .trim();
     let (s, array) = strip_array_suffix(s)?;
     let (base, args) = split_modifiers(s)?;
     let (oid, typmod) = base_type(&base, &args)?;
@@ -327,7 +330,10 @@ mod tests {
             ("float(54)", None),
             ("numeric", Some((oid::NUMERIC, -1))),
             ("numeric(10,2)", Some((oid::NUMERIC, ((10 << 16) | 2) + 4))),
-            ("DECIMAL ( 10 , 2 )", Some((oid::NUMERIC, ((10 << 16) | 2) + 4))),
+            (
+                "DECIMAL ( 10 , 2 )",
+                Some((oid::NUMERIC, ((10 << 16) | 2) + 4)),
+            ),
             ("numeric(5)", Some((oid::NUMERIC, (5 << 16) + 4))),
             ("numeric(0)", None),
             ("numeric(1001)", None),

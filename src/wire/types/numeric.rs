@@ -168,7 +168,7 @@ impl Decimal<'_> {
         }
     }
 
-    fn to_integer(&self, kind: IntKind) -> Result<i64, NotInteger> {
+    fn to_integer(self, kind: IntKind) -> Result<i64, NotInteger> {
         let Some(first) = self.first_nonzero() else {
             return Ok(0);
         };
@@ -205,7 +205,7 @@ impl NumericValue<'_> {
         }
     }
 
-    pub(super) fn to_text_string(&self) -> String {
+    pub(super) fn to_text_string(self) -> String {
         let mut out = Vec::new();
         self.put_text(&mut out);
         // Only ASCII digits, '-', '.' and the special words were written.
@@ -228,7 +228,7 @@ impl NumericValue<'_> {
     }
 
     /// The value as an integer of `kind`, if it is integral and in range.
-    pub(super) fn to_integer(&self, kind: IntKind) -> Result<i64, NotInteger> {
+    pub(super) fn to_integer(self, kind: IntKind) -> Result<i64, NotInteger> {
         match self {
             NumericValue::Finite(d) => d.to_integer(kind),
             _ => Err(NotInteger::Fractional),
@@ -357,7 +357,9 @@ fn check_limits(d: &Decimal<'_>) -> Result<(), PgError> {
     if d.dscale > DSCALE_MAX {
         return Err(overflow());
     }
-    if d.first_nonzero().is_some_and(|first| d.point - first > INT_DIGITS_MAX) {
+    if d.first_nonzero()
+        .is_some_and(|first| d.point - first > INT_DIGITS_MAX)
+    {
         return Err(overflow());
     }
     Ok(())
@@ -375,7 +377,7 @@ impl Scratch {
         }
     }
 
-    pub(super) fn from_i64(&mut self, v: i64) -> NumericValue<'_> {
+    pub(super) fn integer(&mut self, v: i64) -> NumericValue<'_> {
         let mut digits = [0u8; super::int::I64_MAX_LEN];
         let text = super::int::format_i64(v, &mut digits);
         let _ = self.buf.write_str(text.trim_start_matches('-'));
@@ -391,7 +393,7 @@ impl Scratch {
 
     /// float8 -> numeric as PostgreSQL casts it: 15 significant digits
     /// (`%.15g`, DBL_DIG), trailing zeros dropped.
-    pub(super) fn from_f64(&mut self, v: f64) -> NumericValue<'_> {
+    pub(super) fn float(&mut self, v: f64) -> NumericValue<'_> {
         if v.is_nan() {
             return NumericValue::NaN;
         }
@@ -610,9 +612,15 @@ mod tests {
         // -0.001 sent with dscale 2: truncated to zero, sign dropped.
         assert_eq!(decode_binary(&hex("0001ffff40000002000a")).unwrap(), "0.00");
         // 1.2333 with dscale 2 -> 1.23 (truncation, not rounding).
-        assert_eq!(decode_binary(&hex("00020000000000020001091d")).unwrap(), "1.23");
+        assert_eq!(
+            decode_binary(&hex("00020000000000020001091d")).unwrap(),
+            "1.23"
+        );
         // Unstripped leading and trailing zero groups are harmless.
-        assert_eq!(decode_binary(&hex("00030001000000000000000c0000")).unwrap(), "12");
+        assert_eq!(
+            decode_binary(&hex("00030001000000000000000c0000")).unwrap(),
+            "12"
+        );
         let e = decode_binary(&hex("0000000012340000")).unwrap_err();
         assert_eq!(e.message, "invalid sign in external \"numeric\" value");
         let e = decode_binary(&hex("0000000000004000")).unwrap_err();
@@ -637,28 +645,31 @@ mod tests {
             (1e20, "100000000000000000000"),
             (1.5e-7, "0.00000015"),
             (0.30000000000000004, "0.3"),
-            (123456789.123456789, "123456789.123457"),
+            (123_456_789.123_456_79, "123456789.123457"),
             (1e-20, "0.00000000000000000001"),
             (-0.0, "0"),
-            (1.23456789012345678e-5, "0.0000123456789012346"),
+            (1.234_567_890_123_456_8e-5, "0.0000123456789012346"),
             (-2.5, "-2.5"),
         ];
         for (v, want) in cases {
             let mut scratch = Scratch::new();
-            assert_eq!(scratch.from_f64(v).to_text_string(), want, "{v:e}");
+            assert_eq!(scratch.float(v).to_text_string(), want, "{v:e}");
         }
-        assert_eq!(Scratch::new().from_f64(f64::NAN).to_text_string(), "NaN");
-        assert_eq!(Scratch::new().from_f64(f64::NEG_INFINITY).to_text_string(), "-Infinity");
+        assert_eq!(Scratch::new().float(f64::NAN).to_text_string(), "NaN");
+        assert_eq!(
+            Scratch::new().float(f64::NEG_INFINITY).to_text_string(),
+            "-Infinity"
+        );
     }
 
     #[test]
     fn from_i64_extremes() {
         for v in [0, -1, i64::MIN, i64::MAX, 10000] {
             let mut scratch = Scratch::new();
-            assert_eq!(scratch.from_i64(v).to_text_string(), v.to_string());
+            assert_eq!(scratch.integer(v).to_text_string(), v.to_string());
         }
         let mut out = Vec::new();
-        Scratch::new().from_i64(-10000).put_binary(&mut out);
+        Scratch::new().integer(-10000).put_binary(&mut out);
         assert_eq!(out, hex("00010001400000000001"));
     }
 
@@ -669,7 +680,10 @@ mod tests {
         assert_eq!(int("1e3", IntKind::Int4), Ok(1000));
         assert_eq!(int("-0.0", IntKind::Int4), Ok(0));
         assert_eq!(int("-9223372036854775808", IntKind::Int8), Ok(i64::MIN));
-        assert_eq!(int("9223372036854775808", IntKind::Int8), Err(NotInteger::OutOfRange));
+        assert_eq!(
+            int("9223372036854775808", IntKind::Int8),
+            Err(NotInteger::OutOfRange)
+        );
         assert_eq!(int("1e10", IntKind::Int4), Err(NotInteger::OutOfRange));
         assert_eq!(int("1.5", IntKind::Int8), Err(NotInteger::Fractional));
         assert_eq!(int("NaN", IntKind::Int8), Err(NotInteger::Fractional));

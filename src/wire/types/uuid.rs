@@ -86,7 +86,11 @@ mod tests {
             "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
             "A0EEBC99-9C0B4EF8-BB6D6BB9-BD380A11",
         ] {
-            assert_eq!(to_text_string(&parse_text(input).unwrap()), CANONICAL, "{input}");
+            assert_eq!(
+                to_text_string(&parse_text(input).unwrap()),
+                CANONICAL,
+                "{input}"
+            );
         }
     }
 
@@ -107,7 +111,10 @@ mod tests {
         ] {
             let e = parse_text(input).unwrap_err();
             assert_eq!(e.code, "22P02");
-            assert_eq!(e.message, format!("invalid input syntax for type uuid: \"{input}\""));
+            assert_eq!(
+                e.message,
+                format!("invalid input syntax for type uuid: \"{input}\"")
+            );
         }
     }
 
@@ -117,7 +124,10 @@ mod tests {
         let raw = parse_text(CANONICAL).unwrap();
         assert_eq!(
             raw,
-            [0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11]
+            [
+                0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38,
+                0x0a, 0x11
+            ]
         );
     }
 }
