@@ -548,9 +548,11 @@ fn parse_input(input: &str) -> Result<Input, DtError> {
         ("yesterday", Special::Yesterday),
         ("allballs", Special::Allballs),
     ];
-    for (word, special) in specials {
-        if text.eq_ignore_ascii_case(word) {
-            return Ok(Input::Special(special));
+    if !text.starts_with(|c: char| c.is_ascii_digit()) {
+        for (word, special) in specials {
+            if text.eq_ignore_ascii_case(word) {
+                return Ok(Input::Special(special));
+            }
         }
     }
 

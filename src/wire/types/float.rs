@@ -36,6 +36,8 @@ pub(super) fn write_f64(buf: &mut StackBuf<F64_MAX_LEN>, v: f64) {
     write_shortest(buf, v.is_sign_negative(), Shortest::F64(v), 15);
 }
 
+const ZEROS: &[u8; 20] = b"00000000000000000000";
+
 enum Shortest {
     F32(f32),
     F64(f64),
@@ -56,7 +58,7 @@ fn write_shortest(buf: &mut StackBuf<F64_MAX_LEN>, negative: bool, v: Shortest, 
         None
     };
     if let Some(text) = special {
-        let _ = buf.write_str(text);
+        buf.push(text.as_bytes());
         return;
     }
 
@@ -64,26 +66,20 @@ fn write_shortest(buf: &mut StackBuf<F64_MAX_LEN>, negative: bool, v: Shortest, 
     let (n, exp) = shortest_digits(&v, &mut digits);
     let digits = &digits[..n];
 
-    let mut put = |s: &[u8]| {
-        let _ = buf.write_str(std::str::from_utf8(s).unwrap_or_default());
-    };
+    let mut put = |s: &[u8]| buf.push(s);
     if negative {
         put(b"-");
     }
     if (-4..fixed_below).contains(&exp) {
         if exp < 0 {
             put(b"0.");
-            for _ in 0..(-exp - 1) {
-                put(b"0");
-            }
+            put(ZEROS.get(..(-exp - 1) as usize).unwrap_or_default());
             put(digits);
         } else {
             let int_len = exp as usize + 1;
             if digits.len() <= int_len {
                 put(digits);
-                for _ in digits.len()..int_len {
-                    put(b"0");
-                }
+                put(ZEROS.get(..int_len - digits.len()).unwrap_or_default());
             } else {
                 let (int_part, frac_part) = digits.split_at(int_len);
                 put(int_part);
@@ -121,10 +117,7 @@ fn shortest_digits(v: &Shortest, out: &mut [u8; 20]) -> (usize, i32) {
     let sci = sci.as_bytes();
     let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
     let (mantissa, exponent) = sci.split_at(e_at);
-    let exp: i32 = std::str::from_utf8(exponent.get(1..).unwrap_or_default())
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
+    let exp = parse_exponent(exponent.get(1..).unwrap_or_default());
     let mut n = 0;
     for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
         if let Some(slot) = out.get_mut(n) {
@@ -162,6 +155,19 @@ fn shortest_digits(v: &Shortest, out: &mut [u8; 20]) -> (usize, i32) {
         }
     }
     (n, exp)
+}
+
+/// The exponent of `{:e}` output: an optional '-' and decimal digits.
+fn parse_exponent(text: &[u8]) -> i32 {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let magnitude = digits.iter().fold(0i32, |acc, d| {
+        acc.saturating_mul(10)
+            .saturating_add(i32::from(d.wrapping_sub(b'0')))
+    });
+    if negative { -magnitude } else { magnitude }
 }
 
 /// Whether the standard library's `n` shortest digits are PostgreSQL's.

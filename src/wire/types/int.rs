@@ -152,17 +152,31 @@ fn signed_in_range(kind: IntKind, negative: bool, magnitude: u64) -> Option<i64>
     }
 }
 
+/// "00" "01" ... "99": two digits per division.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Formats `v` in decimal into `buf`, returning the written tail.
 pub(super) fn format_i64(v: i64, buf: &mut [u8; I64_MAX_LEN]) -> &str {
     let mut n = v.unsigned_abs();
     let mut at = buf.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[at] = b'0' + n as u8;
     }
     if v < 0 {
         at -= 1;
@@ -210,7 +224,20 @@ mod tests {
 
     #[test]
     fn formats_extremes() {
-        for v in [0, 1, -1, 9, 10, -10, i64::MAX, i64::MIN, 1234567890] {
+        for v in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            100,
+            -101,
+            i64::MAX,
+            i64::MIN,
+            1234567890,
+        ] {
             assert_eq!(fmt(v), v.to_string());
         }
     }

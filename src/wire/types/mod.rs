@@ -663,6 +663,18 @@ impl<const N: usize> StackBuf<N> {
         }
     }
 
+    /// Appends raw bytes; callers push ASCII only. Bytes that do not fit
+    /// are dropped (buffers are sized for their longest output).
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        let end = (self.len + bytes.len()).min(N);
+        if let (Some(dst), Some(src)) =
+            (self.buf.get_mut(self.len..end), bytes.get(..end - self.len))
+        {
+            dst.copy_from_slice(src);
+            self.len = end;
+        }
+    }
+
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
