@@ -1,1 +1,408 @@
 //! The actor shell: one file per actor, thin, calling into the core.
+//!
+//! Topology: the System arbiter runs the listener, the registry, the
+//! authenticator and the executor pool (all supervised); one worker arbiter
+//! per core runs sessions. Signals: SIGHUP reloads, SIGTERM drains, SIGINT
+//! terminates sessions with 57P01; both shutdowns exit 0.
+
+pub mod authenticator;
+pub mod executor_pool;
+pub mod listener;
+pub mod registry;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix::prelude::*;
+use slog::{Logger, error, info, warn};
+use tokio::sync::mpsc;
+
+use crate::backend::Backend;
+use crate::backend::embedded::EmbeddedBackend;
+use crate::backend::worker::Faults;
+use crate::config::{BackendKind, Settings};
+use crate::log::event;
+use crate::net::tls::TlsStore;
+use crate::session::run::Shutdown;
+
+use authenticator::Authenticator;
+use executor_pool::{CloseIdle, ExecutorPool, PoolSettings, SetPoolSettings};
+use listener::{Listener, StopAccepting};
+use registry::{Limits, Registry, SetLimits, ShutdownAll, Stats};
+
+/// What every connection handler shares.
+pub struct Shared {
+    settings: RwLock<Arc<Settings>>,
+    pub tls: Option<TlsStore>,
+    pub registry: Addr<Registry>,
+    pub authenticator: Addr<Authenticator>,
+    pub pool: Addr<ExecutorPool>,
+    pub backend: Arc<dyn Backend>,
+    pub stats: Arc<Stats>,
+    pub log: Logger,
+}
+
+impl Shared {
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// What `version()` returns.
+    pub fn version_text(&self) -> String {
+        let s = self.settings();
+        format!(
+            "PostgreSQL {} on {}-linux, pgiris {} on {}",
+            s.server.server_version,
+            std::env::consts::ARCH,
+            crate::PGIRIS_VERSION,
+            self.backend.describe_backend()
+        )
+    }
+}
+
+/// Commands a running server accepts (besides signals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerCommand {
+    Reload,
+    Shutdown(Shutdown),
+}
+
+/// A server started by [`spawn`] (tests, embedding).
+pub struct ServerHandle {
+    pub addrs: Vec<SocketAddr>,
+    pub stats: Arc<Stats>,
+    commands: mpsc::UnboundedSender<ServerCommand>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    pub fn command(&self, c: ServerCommand) {
+        let _ = self.commands.send(c);
+    }
+
+    /// Shuts down and waits for the server thread.
+    pub fn shutdown(mut self, kind: Shutdown) {
+        self.command(ServerCommand::Shutdown(kind));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.commands.send(ServerCommand::Shutdown(Shutdown::Fast));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn make_backend(settings: &Settings) -> Result<Arc<dyn Backend>, String> {
+    match settings.backend.kind {
+        BackendKind::Embedded => EmbeddedBackend::new(&settings.backend.embedded)
+            .map(|b| Arc::new(b) as Arc<dyn Backend>)
+            .map_err(|e| e.message),
+        BackendKind::Iris => {
+            Err("backend.kind = \"iris\" is not available in this build yet".into())
+        }
+    }
+}
+
+fn pool_settings(s: &Settings) -> PoolSettings {
+    PoolSettings {
+        pool_size: s.backend.pool_size,
+        query_wait_timeout: s.backend.query_wait_timeout,
+        faults: Faults {
+            panic_on_query: (cfg!(debug_assertions) && !s.testing.panic_on_query.is_empty())
+                .then(|| Arc::from(s.testing.panic_on_query.as_str())),
+        },
+    }
+}
+
+struct Running {
+    shared: Arc<Shared>,
+    listener: Addr<Listener>,
+    workers: Vec<Arbiter>,
+    config_path: Option<PathBuf>,
+    level: Option<crate::log::LogLevel>,
+}
+
+/// Starts everything inside the current System. Binds the listeners first
+/// so that an address in use fails the start.
+async fn start(
+    settings: Settings,
+    config_path: Option<PathBuf>,
+    log: Logger,
+    level: Option<crate::log::LogLevel>,
+) -> Result<(Running, Vec<SocketAddr>), String> {
+    let mut listeners = Vec::new();
+    let mut addrs = Vec::new();
+    for addr in settings.listen_addrs() {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("could not listen on {addr}: {e}"))?;
+        addrs.push(l.local_addr().map_err(|e| e.to_string())?);
+        listeners.push(l);
+    }
+    let tls = TlsStore::from_settings(&settings.tls).map_err(|e| e.to_string())?;
+    if let Some(t) = &tls {
+        let ctx = t.current();
+        if ctx.dev_cert_generated {
+            warn!(log, "generated a self-signed development certificate"; "cert_file" => %ctx.cert_file.display());
+        }
+        info!(log, "TLS enabled"; "cert_file" => %ctx.cert_file.display(), "min_version" => &settings.tls.min_version);
+    }
+    let backend = make_backend(&settings)?;
+    let stats = Arc::new(Stats::default());
+    let pool = {
+        let backend = backend.clone();
+        let ps = pool_settings(&settings);
+        let log = log.clone();
+        Supervisor::start(move |_| ExecutorPool::new(backend, ps, log))
+    };
+    let registry = {
+        let limits = Limits::from_settings(&settings.server);
+        let stats = stats.clone();
+        let pool = pool.clone();
+        let log = log.clone();
+        Supervisor::start(move |_| Registry::new(limits, stats, pool, log))
+    };
+    let auth_files = {
+        let auth = settings.auth.clone();
+        tokio::task::spawn_blocking(move || authenticator::load_files(&auth))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    let authenticator = {
+        let log = log.clone();
+        let auth = settings.auth.clone();
+        let files = std::sync::Mutex::new(Some(auth_files));
+        Supervisor::start(move |_| {
+            // A restart after a stop reloads from the configured files.
+            let files = files
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .or_else(|| authenticator::load_files(&auth).ok())
+                .unwrap_or_else(|| authenticator::AuthFiles {
+                    hba: Arc::new(crate::auth::HbaRules::parse("").unwrap_or_default()),
+                    users: Arc::new(crate::auth::UserList::parse("").unwrap_or_default()),
+                });
+            Authenticator::new(files, &auth, log.clone())
+        })
+    };
+    let workers: Vec<Arbiter> = (0..settings.workers()).map(|_| Arbiter::new()).collect();
+    let handles = workers.iter().map(Arbiter::handle).collect();
+    let shared = Arc::new(Shared {
+        settings: RwLock::new(Arc::new(settings.clone())),
+        tls,
+        registry,
+        authenticator,
+        pool,
+        backend,
+        stats,
+        log: log.clone(),
+    });
+    let listener = Listener::new(listeners, handles, shared.clone()).start();
+    for a in &addrs {
+        info!(log, "listening"; "address" => %a, "backend" => shared.backend.kind(), "workers" => workers.len());
+    }
+    Ok((
+        Running {
+            shared,
+            listener,
+            workers,
+            config_path,
+            level,
+        },
+        addrs,
+    ))
+}
+
+impl Running {
+    async fn reload(&self) {
+        let log = &self.shared.log;
+        let path = self.config_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let mut s = Settings::load(path.as_deref()).map_err(|e| e.to_string())?;
+            if let Some(dir) = path.as_deref().and_then(|p| p.parent()) {
+                s.resolve_paths(dir);
+            }
+            Ok::<Settings, String>(s)
+        })
+        .await;
+        let new = match loaded {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                error!(log, "reload failed; keeping the running configuration"; "event" => event::RELOAD, "error" => e);
+                return;
+            }
+            Err(e) => {
+                error!(log, "reload failed"; "event" => event::RELOAD, "error" => %e);
+                return;
+            }
+        };
+        let old = self.shared.settings();
+        if new.server.listen != old.server.listen {
+            warn!(log, "server.listen changed; a restart is needed to apply it"; "event" => event::RELOAD);
+        }
+        if let Some(t) = &self.shared.tls {
+            match t.reload(&new.tls) {
+                Ok(()) => info!(log, "TLS certificate reloaded"; "event" => event::RELOAD),
+                Err(e) => {
+                    error!(log, "TLS reload failed; keeping the old certificate"; "event" => event::RELOAD, "error" => %e)
+                }
+            }
+        }
+        if let (Some(level), Some(l)) = (&self.level, crate::log::parse_level(&new.log.level)) {
+            level.set(l);
+        }
+        self.shared
+            .registry
+            .do_send(SetLimits(Limits::from_settings(&new.server)));
+        self.shared
+            .pool
+            .do_send(SetPoolSettings(pool_settings(&new)));
+        if let Ok(mut s) = self.shared.settings.write() {
+            *s = Arc::new(new);
+        }
+        info!(log, "configuration reloaded"; "event" => event::RELOAD);
+    }
+
+    async fn wait_for_sessions(&self, limit: Duration) -> bool {
+        let end = tokio::time::Instant::now() + limit;
+        while self.shared.stats.sessions.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    async fn shutdown(&self, kind: Shutdown) {
+        let log = &self.shared.log;
+        info!(log, "shutting down"; "mode" => format!("{kind:?}"));
+        let _ = self.listener.send(StopAccepting).await;
+        let _ = self.shared.registry.send(ShutdownAll(kind)).await;
+        if kind == Shutdown::Smart {
+            let limit = self.shared.settings().server.shutdown_timeout;
+            if !self.wait_for_sessions(limit).await {
+                warn!(
+                    log,
+                    "sessions still open after shutdown_timeout; terminating them"
+                );
+                let _ = self.shared.registry.send(ShutdownAll(Shutdown::Fast)).await;
+            }
+        }
+        self.wait_for_sessions(Duration::from_secs(5)).await;
+        let _ = self.shared.pool.send(CloseIdle).await;
+        for w in &self.workers {
+            w.stop();
+        }
+        System::current().stop();
+    }
+}
+
+async fn control_loop(
+    running: Running,
+    mut commands: mpsc::UnboundedReceiver<ServerCommand>,
+    signals: bool,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signals.then(|| signal(SignalKind::hangup()).ok()).flatten();
+    let mut term = signals
+        .then(|| signal(SignalKind::terminate()).ok())
+        .flatten();
+    let mut int = signals
+        .then(|| signal(SignalKind::interrupt()).ok())
+        .flatten();
+    async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    loop {
+        let cmd = tokio::select! {
+            c = commands.recv() => c.unwrap_or(ServerCommand::Shutdown(Shutdown::Fast)),
+            _ = recv(&mut hup) => ServerCommand::Reload,
+            _ = recv(&mut term) => ServerCommand::Shutdown(Shutdown::Smart),
+            _ = recv(&mut int) => ServerCommand::Shutdown(Shutdown::Fast),
+        };
+        match cmd {
+            ServerCommand::Reload => running.reload().await,
+            ServerCommand::Shutdown(kind) => {
+                running.shutdown(kind).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Runs the server in this thread until a shutdown signal (the CLI).
+pub fn serve(
+    settings: Settings,
+    config_path: Option<PathBuf>,
+    log: Logger,
+    level: crate::log::LogLevel,
+) -> Result<(), String> {
+    let system = System::new();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let _keep = tx;
+    let started = system.block_on(async move {
+        let (running, _addrs) = start(settings, config_path, log, Some(level)).await?;
+        actix::spawn(control_loop(running, rx, true));
+        Ok::<(), String>(())
+    });
+    started?;
+    system.run().map_err(|e| e.to_string())
+}
+
+/// Starts a server on its own thread (tests).
+pub fn spawn(
+    settings: Settings,
+    config_path: Option<PathBuf>,
+    log: Logger,
+) -> Result<ServerHandle, String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("pgiris-server".into())
+        .spawn(move || {
+            let system = System::new();
+            let started = system.block_on(async move {
+                match start(settings, config_path, log, None).await {
+                    Ok((running, addrs)) => {
+                        let stats = running.shared.stats.clone();
+                        actix::spawn(control_loop(running, rx, false));
+                        Ok((addrs, stats))
+                    }
+                    Err(e) => Err(e),
+                }
+            });
+            let ok = started.is_ok();
+            let _ = ready_tx.send(started);
+            if ok {
+                let _ = system.run();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    let (addrs, stats) = ready_rx.recv().map_err(|e| e.to_string())??;
+    Ok(ServerHandle {
+        addrs,
+        stats,
+        commands: tx,
+        thread: Some(thread),
+    })
+}

@@ -1,1 +1,189 @@
-fn main() {}
+//! The pgiris command line: serve (the default), check-config, passwd.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use pgiris::config::Settings;
+
+/// A PostgreSQL wire-protocol server for InterSystems IRIS.
+#[derive(Parser, Debug)]
+#[command(name = "pgiris", version, about)]
+struct Cli {
+    /// Configuration file (default: conf/pgiris.toml when it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on (repeatable); overrides server.listen.
+    #[arg(long, global = true)]
+    listen: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Validate the configuration and the files it names, then exit.
+    CheckConfig,
+    /// Print a users-file line with a SCRAM-SHA-256 verifier for USER.
+    Passwd {
+        user: String,
+        /// Read the password from the first line of stdin (no prompt).
+        #[arg(long)]
+        stdin: bool,
+    },
+}
+
+const DEFAULT_CONFIG: &str = "conf/pgiris.toml";
+
+fn config_path(cli: &Cli) -> Option<PathBuf> {
+    match &cli.config {
+        Some(p) => Some(p.clone()),
+        None => Path::new(DEFAULT_CONFIG)
+            .exists()
+            .then(|| PathBuf::from(DEFAULT_CONFIG)),
+    }
+}
+
+fn load(cli: &Cli) -> Result<(Settings, Option<PathBuf>), String> {
+    let path = config_path(cli);
+    let mut settings = Settings::load(path.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(dir) = path.as_deref().and_then(Path::parent) {
+        settings.resolve_paths(dir);
+    }
+    if !cli.listen.is_empty() {
+        settings.server.listen = cli.listen.clone();
+        settings.validate().map_err(|e| e.to_string())?;
+    }
+    Ok((settings, path))
+}
+
+/// Reads a password without echo (twice, to catch typos), or one line of
+/// stdin.
+fn read_password(stdin: bool) -> Result<String, String> {
+    let password = if stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("could not read the password: {e}"))?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Enter password: ")
+            .map_err(|e| format!("could not read the password: {e}"))?;
+        let second = rpassword::prompt_password("Enter it again: ")
+            .map_err(|e| format!("could not read the password: {e}"))?;
+        if first != second {
+            return Err("passwords didn't match".into());
+        }
+        first
+    };
+    if password.is_empty() {
+        return Err("an empty password is not allowed".into());
+    }
+    Ok(password)
+}
+
+/// Loads every file the configuration names, without side effects (a
+/// development certificate that would be generated is only reported).
+fn check_files(settings: &Settings) -> Result<(), String> {
+    let tls = &settings.tls;
+    let missing = !tls.cert_file.is_empty()
+        && !Path::new(&tls.cert_file).exists()
+        && !Path::new(&tls.key_file).exists();
+    if tls.generate_dev_cert && missing {
+        println!(
+            "note: a development certificate will be generated at {} on first start",
+            tls.cert_file
+        );
+    } else {
+        pgiris::net::tls::TlsStore::from_settings(tls).map_err(|e| e.to_string())?;
+    }
+    pgiris::actors::authenticator::load_files(&settings.auth)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (settings, path) = match load(&cli) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("pgiris: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Passwd { user, stdin } => match read_password(stdin) {
+            Ok(password) => {
+                println!(
+                    "{}",
+                    pgiris::auth::passwd_line(&user, &password, settings.auth.scram_iterations)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgiris: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::CheckConfig => match check_files(&settings) {
+            Ok(()) => {
+                println!(
+                    "configuration OK{}",
+                    path.map(|p| format!(" ({})", p.display()))
+                        .unwrap_or_default()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgiris: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve => {
+            let (log, level, guard) = match pgiris::log::build(&settings.log) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("pgiris: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            install_panic_hook();
+            let r = pgiris::actors::serve(settings, path, log, level);
+            drop(guard);
+            match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pgiris: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// Panics are logged as security-relevant events (a panic in a session
+/// ends only that session; see actors/session.rs).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        slog_scope::with_logger(|l| {
+            slog::error!(l, "panic"; "event" => pgiris::log::event::SESSION_PANIC,
+                "location" => &location, "message" => &message, "thread" => &thread)
+        });
+    }));
+}

@@ -102,7 +102,9 @@ pub struct Description {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxOp {
     /// BEGIN / START TRANSACTION (the isolation clause is kept as written).
-    Begin { isolation: Option<String> },
+    Begin {
+        isolation: Option<String>,
+    },
     Commit,
     Rollback,
     Savepoint(String),
@@ -177,7 +179,7 @@ impl fmt::Debug for Interrupter {
 }
 
 /// A string that must never be printed: passwords, keys. `Debug` hides it.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Secret(String);
 
 impl Secret {
@@ -197,7 +199,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Who a backend connection acts as.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Identity {
     /// The configured service account (embedded: nobody in particular).
     Service,
@@ -207,7 +209,7 @@ pub enum Identity {
 
 /// Which connection a session needs: a database (embedded) or namespace
 /// (IRIS), and as whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     pub database: String,
     pub identity: Identity,

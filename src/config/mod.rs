@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub use duration::{format_duration, parse_duration, serde_duration};
 
 /// Everything pgiris reads from its configuration.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -187,6 +187,9 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// Empty = stderr.
     pub file: String,
+    /// Log each connection received, authorized and disconnected (as
+    /// PostgreSQL's log_connections / log_disconnections).
+    pub connections: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -198,19 +201,6 @@ pub struct TestingSettings {
     /// Debug builds only: a statement equal to this text panics inside the
     /// session actor (exercises slot release on panic).
     pub panic_in_session_on_query: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: ServerSettings::default(),
-            tls: TlsSettings::default(),
-            auth: AuthSettings::default(),
-            backend: BackendSettings::default(),
-            log: LogSettings::default(),
-            testing: TestingSettings::default(),
-        }
-    }
 }
 
 impl Default for ServerSettings {
@@ -308,6 +298,7 @@ impl Default for LogSettings {
             level: "info".into(),
             format: LogFormat::Term,
             file: String::new(),
+            connections: true,
         }
     }
 }
@@ -395,6 +386,8 @@ impl Settings {
         fix(&mut self.auth.users_file);
         fix(&mut self.backend.iris.password_file);
         fix(&mut self.backend.iris.tls_ca_file);
+        fix(&mut self.backend.embedded.data_dir);
+        fix(&mut self.log.file);
     }
 
     /// Checks values that the types alone cannot.

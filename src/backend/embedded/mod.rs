@@ -1,1 +1,624 @@
-//! The embedded backend: SQLite, one file per configured database.
+//! The embedded backend: SQLite (bundled), one file per configured database
+//! under `backend.embedded.data_dir`.
+//!
+//! A database name from a client is only ever used to look up the
+//! configured list; the file name comes from the configuration, so no client
+//! input becomes a path. PostgreSQL syntax SQLite lacks is rewritten first
+//! (`translate`), and result types are taken from declared column types and
+//! the statement text (`infer`), so RowDescription carries PostgreSQL OIDs.
+
+pub mod errors;
+pub mod infer;
+pub mod lexer;
+pub mod translate;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::backend::{
+    Backend, BackendConnection, Cell, Column, Description, ExecOutcome, Interrupter, RowSink,
+    SessionSnapshot, Statement, Target, TxOp, Value,
+};
+use crate::config::{EmbeddedSettings, valid_database_name};
+use crate::wire::error::{PgError, sqlstate};
+use crate::wire::types::{Oid, oid};
+
+use errors::map_error;
+
+/// How long a statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite backend.
+pub struct EmbeddedBackend {
+    data_dir: PathBuf,
+    databases: Vec<String>,
+}
+
+impl EmbeddedBackend {
+    /// Creates the data directory if needed.
+    pub fn new(settings: &EmbeddedSettings) -> Result<EmbeddedBackend, PgError> {
+        let data_dir = PathBuf::from(&settings.data_dir);
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            PgError::error(
+                sqlstate::IO_ERROR,
+                format!(
+                    "could not create data directory {}: {e}",
+                    data_dir.display()
+                ),
+            )
+        })?;
+        Ok(EmbeddedBackend {
+            data_dir,
+            databases: settings.databases.clone(),
+        })
+    }
+
+    fn path_of(&self, database: &str) -> Option<PathBuf> {
+        // Only a configured name (validated at load) becomes a file name.
+        let name = self.databases.iter().find(|d| *d == database)?;
+        valid_database_name(name).then(|| self.data_dir.join(format!("{name}.sqlite3")))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+impl Backend for EmbeddedBackend {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn serves_database(&self, database: &str) -> bool {
+        self.path_of(database).is_some()
+    }
+
+    fn connect(&self, target: &Target) -> Result<Box<dyn BackendConnection>, PgError> {
+        let path = self.path_of(&target.database).ok_or_else(|| {
+            PgError::fatal(
+                sqlstate::INVALID_CATALOG_NAME,
+                format!("database \"{}\" does not exist", target.database),
+            )
+        })?;
+        Ok(Box::new(EmbeddedConnection::open(&path)?))
+    }
+
+    fn describe_backend(&self) -> String {
+        format!("SQLite {}", rusqlite::version())
+    }
+}
+
+/// One SQLite connection.
+pub struct EmbeddedConnection {
+    conn: Connection,
+    session: Arc<Mutex<Arc<SessionSnapshot>>>,
+}
+
+impl EmbeddedConnection {
+    pub fn open(path: &Path) -> Result<EmbeddedConnection, PgError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| {
+            PgError::error(
+                sqlstate::IO_ERROR,
+                format!("could not open database file: {}", map_error(e).message),
+            )
+        })?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory database (tests).
+    pub fn open_in_memory() -> Result<EmbeddedConnection, PgError> {
+        Self::setup(Connection::open_in_memory().map_err(map_error)?)
+    }
+
+    fn setup(conn: Connection) -> Result<EmbeddedConnection, PgError> {
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(map_error)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        let session = Arc::new(Mutex::new(Arc::new(SessionSnapshot::default())));
+        register_session_functions(&conn, &session).map_err(map_error)?;
+        Ok(EmbeddedConnection { conn, session })
+    }
+
+    fn set_session(&self, s: &SessionSnapshot) {
+        if let Ok(mut g) = self.session.lock()
+            && **g != *s
+        {
+            *g = Arc::new(s.clone());
+        }
+    }
+}
+
+/// SQL functions that answer from the session: version(), current_user ...
+fn register_session_functions(
+    conn: &Connection,
+    session: &Arc<Mutex<Arc<SessionSnapshot>>>,
+) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8;
+    let text_fn = |name: &str, f: fn(&SessionSnapshot) -> String| {
+        let s = session.clone();
+        conn.create_scalar_function(name, 0, flags, move |_ctx| {
+            let snap = s.lock().map(|g| g.clone()).unwrap_or_default();
+            Ok(f(&snap))
+        })
+    };
+    text_fn("version", |s| s.version.clone())?;
+    text_fn("current_user", |s| s.user.clone())?;
+    text_fn("session_user", |s| s.user.clone())?;
+    text_fn("current_database", |s| s.database.clone())?;
+    text_fn("current_schema", |_| "public".to_owned())?;
+    let s = session.clone();
+    conn.create_scalar_function("pg_backend_pid", 0, flags, move |_ctx| {
+        Ok(s.lock().map(|g| g.backend_pid).unwrap_or(0))
+    })?;
+    for n_arg in [1, 2] {
+        let s = session.clone();
+        conn.create_scalar_function("current_setting", n_arg, flags, move |ctx| {
+            let name: String = ctx.get(0)?;
+            let missing_ok = n_arg == 2 && ctx.get::<bool>(1).unwrap_or(false);
+            let snap = s.lock().map(|g| g.clone()).unwrap_or_default();
+            match snap.settings.get(&name.to_ascii_lowercase()) {
+                Some(v) => Ok(Some(v.clone())),
+                None if missing_ok => Ok(None),
+                None => Err(rusqlite::Error::UserFunctionError(
+                    format!("unrecognized configuration parameter \"{name}\"").into(),
+                )),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// A PostgreSQL type for a declared SQLite column type.
+fn type_from_decl(decl: &str) -> (Oid, i32) {
+    let d = decl.trim().to_ascii_lowercase();
+    let base = d.split('(').next().unwrap_or("").trim();
+    let typmod = || -> i32 {
+        d.split('(')
+            .nth(1)
+            .and_then(|r| r.split([')', ',']).next())
+            .and_then(|n| n.trim().parse::<i32>().ok())
+            .map(|n| n + 4)
+            .unwrap_or(-1)
+    };
+    match base {
+        "int" | "integer" | "int4" | "serial" | "mediumint" => (oid::INT4, -1),
+        "bigint" | "int8" | "bigserial" => (oid::INT8, -1),
+        "smallint" | "int2" | "smallserial" | "tinyint" => (oid::INT2, -1),
+        "real" | "float4" => (oid::FLOAT4, -1),
+        "double" | "double precision" | "float8" | "float" => (oid::FLOAT8, -1),
+        "numeric" | "decimal" => (oid::NUMERIC, -1),
+        "bool" | "boolean" => (oid::BOOL, -1),
+        "varchar" | "character varying" => (oid::VARCHAR, typmod()),
+        "char" | "character" | "bpchar" => (oid::BPCHAR, typmod()),
+        "bytea" | "blob" => (oid::BYTEA, -1),
+        "date" => (oid::DATE, -1),
+        "time" => (oid::TIME, -1),
+        "timestamp" | "datetime" => (oid::TIMESTAMP, -1),
+        "timestamptz" | "timestamp with time zone" => (oid::TIMESTAMPTZ, -1),
+        "uuid" => (oid::UUID, -1),
+        "json" => (oid::JSON, -1),
+        "jsonb" => (oid::JSONB, -1),
+        "interval" => (oid::INTERVAL, -1),
+        _ => (oid::TEXT, -1),
+    }
+}
+
+/// The type of a value when nothing is declared.
+fn type_from_value(v: ValueRef<'_>) -> Oid {
+    match v {
+        ValueRef::Integer(i) if i32::try_from(i).is_ok() => oid::INT4,
+        ValueRef::Integer(_) => oid::INT8,
+        ValueRef::Real(_) => oid::FLOAT8,
+        ValueRef::Blob(_) => oid::BYTEA,
+        ValueRef::Null | ValueRef::Text(_) => oid::TEXT,
+    }
+}
+
+/// The PostgreSQL name for an unaliased expression column.
+fn pg_column_name(name: &str, has_origin: bool) -> String {
+    if has_origin {
+        return name.to_owned();
+    }
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    if ident(name) {
+        return name.to_owned();
+    }
+    if let Some(open) = name.find('(') {
+        let f = name[..open].trim();
+        if ident(f) {
+            return f.to_ascii_lowercase();
+        }
+    }
+    "?column?".to_owned()
+}
+
+fn columns_of(
+    stmt: &rusqlite::Statement<'_>,
+    first_row: Option<&rusqlite::Row<'_>>,
+) -> Vec<Column> {
+    let origins: Vec<bool> = stmt
+        .columns_with_metadata()
+        .map(|c| c.origin_name().is_some())
+        .collect();
+    stmt.columns()
+        .enumerate()
+        .map(|(i, c)| {
+            let (type_oid, type_modifier) = match c.decl_type() {
+                Some(d) => type_from_decl(d),
+                None => match first_row.and_then(|r| r.get_ref(i).ok()) {
+                    Some(v) => (type_from_value(v), -1),
+                    None => (oid::TEXT, -1),
+                },
+            };
+            Column {
+                name: pg_column_name(c.name(), origins.get(i).copied().unwrap_or(false)),
+                type_oid,
+                type_modifier,
+                table_oid: 0,
+                column_id: 0,
+            }
+        })
+        .collect()
+}
+
+/// Binds PostgreSQL `$n` parameters by number.
+fn bind_params(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<(), PgError> {
+    for i in 1..=stmt.parameter_count() {
+        let n = stmt
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| {
+                PgError::error(sqlstate::SYNTAX_ERROR, "parameters are written $1, $2, ...")
+            })?;
+        let value = params
+            .get(n.wrapping_sub(1))
+            .ok_or_else(|| PgError::error("42P02", format!("there is no parameter ${n}")))?;
+        let r = match value {
+            Value::Null => stmt.raw_bind_parameter(i, rusqlite::types::Null),
+            Value::Bool(b) => stmt.raw_bind_parameter(i, *b as i64),
+            Value::Int(v) => stmt.raw_bind_parameter(i, v),
+            Value::Float(v) => stmt.raw_bind_parameter(i, v),
+            Value::Numeric(s) | Value::Text(s) => stmt.raw_bind_parameter(i, s.as_str()),
+            Value::Bytes(b) => stmt.raw_bind_parameter(i, b.as_slice()),
+        };
+        r.map_err(map_error)?;
+    }
+    Ok(())
+}
+
+/// The highest `$n` a statement uses.
+fn param_count(stmt: &rusqlite::Statement<'_>) -> usize {
+    (1..=stmt.parameter_count())
+        .filter_map(|i| {
+            stmt.parameter_name(i)?
+                .strip_prefix('$')?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn cell(v: ValueRef<'_>) -> Cell<'_> {
+    match v {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(i) => Cell::Int(i),
+        ValueRef::Real(f) => Cell::Float(f),
+        ValueRef::Text(t) => match std::str::from_utf8(t) {
+            Ok(s) => Cell::Text(s),
+            Err(_) => Cell::Bytes(t),
+        },
+        ValueRef::Blob(b) => Cell::Bytes(b),
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl BackendConnection for EmbeddedConnection {
+    fn describe(&mut self, sql: &str, param_types: &[Oid]) -> Result<Description, PgError> {
+        let stmt = self.conn.prepare_cached(sql).map_err(map_error)?;
+        let n = param_count(&stmt).max(param_types.len());
+        let params = (0..n)
+            .map(|i| match param_types.get(i) {
+                Some(&t) if t != 0 => t,
+                _ => oid::TEXT,
+            })
+            .collect();
+        let columns = (stmt.column_count() > 0).then(|| columns_of(&stmt, None));
+        Ok(Description { params, columns })
+    }
+
+    fn execute(
+        &mut self,
+        st: &Statement<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<ExecOutcome, PgError> {
+        self.set_session(st.session);
+        let mut stmt = self.conn.prepare_cached(st.sql).map_err(map_error)?;
+        bind_params(&mut stmt, st.params)?;
+        if stmt.column_count() == 0 {
+            stmt.raw_execute().map_err(map_error)?;
+            drop(stmt);
+            return Ok(ExecOutcome {
+                rows: self.conn.changes(),
+                returned_rows: false,
+            });
+        }
+        // Types of undeclared columns come from the first row, so it is
+        // fetched before RowDescription goes out.
+        let columns_without_row = columns_of(&stmt, None);
+        let width = columns_without_row.len();
+        let mut rows = stmt.raw_query();
+        let mut count = 0u64;
+        let mut described = false;
+        while let Some(row) = rows.next().map_err(map_error)? {
+            if !described {
+                sink.columns(&columns_of(row.as_ref(), Some(row)))?;
+                described = true;
+            }
+            let mut cells: Vec<Cell<'_>> = Vec::with_capacity(width);
+            for i in 0..width {
+                cells.push(cell(row.get_ref(i).map_err(map_error)?));
+            }
+            sink.row(&cells)?;
+            count += 1;
+        }
+        if !described {
+            sink.columns(&columns_without_row)?;
+        }
+        Ok(ExecOutcome {
+            rows: count,
+            returned_rows: true,
+        })
+    }
+
+    fn transaction(&mut self, op: &TxOp) -> Result<(), PgError> {
+        let sql = match op {
+            TxOp::Begin { .. } => "BEGIN".to_owned(),
+            TxOp::Commit => "COMMIT".to_owned(),
+            TxOp::Rollback => "ROLLBACK".to_owned(),
+            TxOp::Savepoint(n) => format!("SAVEPOINT {}", quote_ident(n)),
+            TxOp::Release(n) => format!("RELEASE SAVEPOINT {}", quote_ident(n)),
+            TxOp::RollbackTo(n) => format!("ROLLBACK TO SAVEPOINT {}", quote_ident(n)),
+        };
+        if matches!(op, TxOp::Commit | TxOp::Rollback) && self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn.execute_batch(&sql).map_err(map_error)
+    }
+
+    fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        let handle = self.conn.get_interrupt_handle();
+        Interrupter::new(move || handle.interrupt())
+    }
+
+    fn reset(&mut self) -> Result<(), PgError> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK").map_err(map_error)?;
+        }
+        // Temporary tables belong to the session that made them.
+        let temps: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT name FROM temp.sqlite_master WHERE type = 'table'")
+                .map_err(map_error)?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(map_error)?;
+            rows.filter_map(Result::ok).collect()
+        };
+        for t in temps {
+            self.conn
+                .execute_batch(&format!("DROP TABLE temp.{}", quote_ident(&t)))
+                .map_err(map_error)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::worker::{EncodingSink, ExecEvent, ExecRequest};
+    use tokio::sync::mpsc;
+
+    fn run(
+        conn: &mut EmbeddedConnection,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<(ExecOutcome, Vec<Column>), PgError> {
+        struct Collect(Vec<Column>);
+        impl RowSink for Collect {
+            fn columns(&mut self, c: &[Column]) -> Result<(), PgError> {
+                self.0 = c.to_vec();
+                Ok(())
+            }
+            fn row(&mut self, _: &[Cell<'_>]) -> Result<(), PgError> {
+                Ok(())
+            }
+        }
+        let snap = SessionSnapshot::default();
+        let mut sink = Collect(vec![]);
+        let out = conn.execute(
+            &Statement {
+                sql,
+                params,
+                param_types: &[],
+                session: &snap,
+            },
+            &mut sink,
+        )?;
+        Ok((out, sink.0))
+    }
+
+    #[test]
+    fn dml_and_queries() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        run(
+            &mut c,
+            "CREATE TABLE t (id int, name varchar(20), v bigint)",
+            &[],
+        )
+        .unwrap();
+        let (o, _) = run(
+            &mut c,
+            "INSERT INTO t VALUES ($1, $2, $3)",
+            &[Value::Int(1), Value::Text("a".into()), Value::Null],
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            ExecOutcome {
+                rows: 1,
+                returned_rows: false
+            }
+        );
+        let (o, cols) = run(&mut c, "SELECT id, name, v, 1, count(*) FROM t", &[]).unwrap();
+        assert_eq!(
+            o,
+            ExecOutcome {
+                rows: 1,
+                returned_rows: true
+            }
+        );
+        let types: Vec<(String, Oid, i32)> = cols
+            .iter()
+            .map(|c| (c.name.clone(), c.type_oid, c.type_modifier))
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                ("id".into(), oid::INT4, -1),
+                ("name".into(), oid::VARCHAR, 24),
+                ("v".into(), oid::INT8, -1),
+                ("?column?".into(), oid::INT4, -1),
+                ("count".into(), oid::INT4, -1),
+            ]
+        );
+        let (o, cols) = run(&mut c, "SELECT * FROM t WHERE id = 99", &[]).unwrap();
+        assert_eq!(o.rows, 0);
+        assert_eq!(cols.len(), 3);
+        assert_eq!(
+            run(&mut c, "SELECT $2", &[Value::Int(1)]).unwrap_err().code,
+            "42P02"
+        );
+    }
+
+    #[test]
+    fn transactions_and_reset() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        c.transaction(&TxOp::Begin { isolation: None }).unwrap();
+        assert!(c.in_transaction());
+        run(&mut c, "CREATE TEMP TABLE tt (a int)", &[]).unwrap();
+        c.transaction(&TxOp::Savepoint("s".into())).unwrap();
+        c.transaction(&TxOp::RollbackTo("s".into())).unwrap();
+        c.transaction(&TxOp::Commit).unwrap();
+        assert!(!c.in_transaction());
+        c.transaction(&TxOp::Begin { isolation: None }).unwrap();
+        c.reset().unwrap();
+        assert!(!c.in_transaction());
+        assert_eq!(
+            run(&mut c, "SELECT * FROM tt", &[]).unwrap_err().code,
+            "42P01"
+        );
+    }
+
+    #[test]
+    fn interrupt_stops_a_long_query() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        let i = c.interrupter();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            i.interrupt();
+        });
+        let e = run(
+            &mut c,
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+            &[],
+        )
+        .unwrap_err();
+        t.join().unwrap();
+        assert_eq!(e.code, "57014");
+        // Usable afterwards.
+        assert!(run(&mut c, "SELECT 1", &[]).is_ok());
+    }
+
+    #[test]
+    fn session_functions_answer_from_the_snapshot() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        let mut snap = SessionSnapshot {
+            user: "alice".into(),
+            database: "db".into(),
+            backend_pid: 42,
+            version: "PostgreSQL 16.9".into(),
+            ..Default::default()
+        };
+        snap.settings
+            .insert("application_name".into(), "app".into());
+        let (tx, mut rx) = mpsc::channel(8);
+        let req = ExecRequest {
+            sql: "SELECT version(), current_user(), current_database(), pg_backend_pid(), current_setting('application_name')".into(),
+            params: vec![],
+            param_types: vec![],
+            session: Arc::new(snap),
+            result_formats: vec![],
+            described: None,
+            send_row_description: false,
+            max_rows: 0,
+        };
+        let mut sink = EncodingSink::new(&req, tx);
+        let out = c
+            .execute(
+                &Statement {
+                    sql: &req.sql,
+                    params: &[],
+                    param_types: &[],
+                    session: &req.session,
+                },
+                &mut sink,
+            )
+            .unwrap();
+        sink.finish(out, false).unwrap();
+        let ExecEvent::Data(d) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        let msgs = crate::wire::backend::split_messages(&d).unwrap();
+        assert_eq!(
+            msgs[0],
+            crate::wire::backend::BackendMessage::DataRow(
+                ["PostgreSQL 16.9", "alice", "db", "42", "app"]
+                    .iter()
+                    .map(|s| Some(bytes::Bytes::copy_from_slice(s.as_bytes())))
+                    .collect()
+            )
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! The life of a session as one async loop: login under the login
+//! deadline, then frames in order, with the idle timeouts and an
+//! administrator's shutdown. The frames come from a reader that runs beside
+//! it (see [`read_frames`]), so a client that disconnects while its
+//! statement runs is noticed at once and the statement interrupted.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures_util::StreamExt;
+use slog::{Logger, info, warn};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+
+use crate::backend::Interrupter;
+use crate::log::event;
+use crate::session::driver::{Conversation, Flow, IdleTimer};
+use crate::wire::codec::{CodecError, FrameCodec, MAX_MESSAGE};
+use crate::wire::error::{PgError, sqlstate};
+use crate::wire::frontend::Frame;
+
+/// Frames buffered between the reader and the session; beyond this the
+/// reader stops reading and TCP pushes back on the client.
+pub const FRAMES_IN_FLIGHT: usize = 32;
+
+/// How an administrator ends sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// SIGTERM: sessions finish on their own; idle ones are not disturbed.
+    Smart,
+    /// SIGINT: FATAL 57P01 now, the running statement interrupted.
+    Fast,
+}
+
+/// Signals from outside the loop (the actor's message handlers).
+#[derive(Default)]
+pub struct Control {
+    shutdown: Cell<Option<Shutdown>>,
+    notify: Notify,
+}
+
+impl Control {
+    pub fn shutdown(&self, kind: Shutdown) {
+        self.shutdown.set(Some(kind));
+        self.notify.notify_one();
+    }
+}
+
+/// Why a session ended, for the disconnection log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    Terminated,
+    ClientGone,
+    LoginTimeout,
+    IdleTimeout,
+    IdleInTransactionTimeout,
+    AdminShutdown,
+    Fatal(String),
+}
+
+impl EndReason {
+    pub fn as_str(&self) -> &str {
+        match self {
+            EndReason::Terminated => "client terminated",
+            EndReason::ClientGone => "client disconnected",
+            EndReason::LoginTimeout => "login timeout",
+            EndReason::IdleTimeout => "idle session timeout",
+            EndReason::IdleInTransactionTimeout => "idle in transaction timeout",
+            EndReason::AdminShutdown => "administrator shutdown",
+            EndReason::Fatal(m) => m,
+        }
+    }
+}
+
+type Incoming = Result<Frame, CodecError>;
+
+/// Reads frames and hands them to the session. On end of stream it
+/// interrupts whatever statement is running.
+pub async fn read_frames<R: AsyncRead + Unpin>(
+    mut framed: FramedRead<R, FrameCodec>,
+    tx: mpsc::Sender<Incoming>,
+    running: Rc<RefCell<Option<Interrupter>>>,
+) {
+    loop {
+        let next = tokio::select! {
+            f = framed.next() => f,
+            _ = tx.closed() => return,
+        };
+        match next {
+            Some(Ok(f)) => {
+                if tx.send(Ok(f)).await.is_err() {
+                    return;
+                }
+            }
+            Some(Err(e)) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+            None => {
+                if let Some(i) = running.borrow().as_ref() {
+                    i.interrupt();
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Runs a session to its end.
+pub async fn run<W: AsyncWrite + Unpin>(
+    conv: &mut Conversation<W>,
+    mut frames: mpsc::Receiver<Incoming>,
+    control: &Control,
+    max_len: Rc<Cell<usize>>,
+    login_deadline: Instant,
+    log: &Logger,
+) -> EndReason {
+    match tokio::time::timeout_at(login_deadline, conv.start()).await {
+        Ok(Flow::Close) => return EndReason::Fatal("login failed".into()),
+        Ok(Flow::Continue) => {}
+        Err(_) => return login_timeout(log),
+    }
+    let mut logged_in = conv.is_ready();
+    let mut lookahead: Option<Incoming> = None;
+    if logged_in {
+        max_len.set(MAX_MESSAGE);
+    }
+    loop {
+        let timer = conv.idle_timer();
+        let sleep_until = match timer {
+            IdleTimer::None => None,
+            IdleTimer::Login => Some(login_deadline),
+            IdleTimer::Session(d) | IdleTimer::InTransaction(d) => Some(Instant::now() + d),
+        };
+        let next = if let Some(f) = lookahead.take() {
+            Some(Some(f))
+        } else {
+            tokio::select! {
+            f = frames.recv() => Some(f),
+            _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => None,
+            _ = control.notify.notified() => {
+                if control.shutdown.get() == Some(Shutdown::Fast) {
+                    let e = PgError::fatal(sqlstate::ADMIN_SHUTDOWN, "terminating connection due to administrator command");
+                    conv.fatal(&e).await;
+                    return EndReason::AdminShutdown;
+                }
+                continue;
+            }
+            }
+        };
+        let frame = match next {
+            None => {
+                return match timer {
+                    IdleTimer::Login => {
+                        conv.close().await;
+                        login_timeout(log)
+                    }
+                    IdleTimer::Session(_) => {
+                        let e = PgError::fatal(
+                            sqlstate::IDLE_SESSION_TIMEOUT,
+                            "terminating connection due to idle-session timeout",
+                        );
+                        conv.fatal(&e).await;
+                        info!(log, "idle session timeout"; "event" => event::SESSION_TIMEOUT);
+                        EndReason::IdleTimeout
+                    }
+                    IdleTimer::InTransaction(_) => {
+                        let e = PgError::fatal(
+                            sqlstate::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+                            "terminating connection due to idle-in-transaction timeout",
+                        );
+                        conv.fatal(&e).await;
+                        info!(log, "idle in transaction timeout"; "event" => event::SESSION_TIMEOUT);
+                        EndReason::IdleInTransactionTimeout
+                    }
+                    IdleTimer::None => continue,
+                };
+            }
+            Some(None) => {
+                conv.close().await;
+                return EndReason::ClientGone;
+            }
+            Some(Some(Err(CodecError::Io(_)))) => {
+                conv.close().await;
+                return EndReason::ClientGone;
+            }
+            Some(Some(Err(CodecError::Protocol(e)))) => {
+                warn!(log, "protocol violation"; "event" => event::PROTOCOL_VIOLATION, "error" => &e.message);
+                conv.fatal(&e).await;
+                return EndReason::Fatal(e.message);
+            }
+            Some(Some(Ok(frame))) => frame,
+        };
+        // A frame already received after this one: a Sync right behind an
+        // Execute spares the implicit transaction.
+        if lookahead.is_none() {
+            lookahead = frames.try_recv().ok();
+        }
+        conv.set_next_is_sync(matches!(&lookahead, Some(Ok(f)) if f.tag == b'S'));
+        let terminate = frame.tag == b'X';
+        let handled = if logged_in {
+            conv.handle(frame).await
+        } else {
+            match tokio::time::timeout_at(login_deadline, conv.handle(frame)).await {
+                Ok(f) => f,
+                Err(_) => {
+                    conv.close().await;
+                    return login_timeout(log);
+                }
+            }
+        };
+        if handled == Flow::Close {
+            return if terminate {
+                EndReason::Terminated
+            } else {
+                EndReason::Fatal("session ended with an error".into())
+            };
+        }
+        if !logged_in && conv.is_ready() {
+            logged_in = true;
+            max_len.set(MAX_MESSAGE);
+        }
+        if control.shutdown.get() == Some(Shutdown::Fast) {
+            let e = PgError::fatal(
+                sqlstate::ADMIN_SHUTDOWN,
+                "terminating connection due to administrator command",
+            );
+            conv.fatal(&e).await;
+            return EndReason::AdminShutdown;
+        }
+    }
+}
+
+fn login_timeout(log: &Logger) -> EndReason {
+    warn!(log, "login timed out"; "event" => event::LOGIN_TIMEOUT);
+    EndReason::LoginTimeout
+}
