@@ -248,9 +248,9 @@ mod tests {
         assert_eq!(parse("+5", IntKind::Int2).unwrap(), 5);
         assert_eq!(
             parse("-2147483648", IntKind::Int4).unwrap(),
-            i32::MIN.into()
+            i64::from(i32::MIN)
         );
-        assert_eq!(parse("-32768", IntKind::Int2).unwrap(), i16::MIN.into());
+        assert_eq!(parse("-32768", IntKind::Int2).unwrap(), i64::from(i16::MIN));
         assert_eq!(
             parse("9223372036854775807", IntKind::Int8).unwrap(),
             i64::MAX
