@@ -214,6 +214,33 @@ fn julian_day_to_micros(jd: f64) -> Result<TimestampValue, PgError> {
     TimestampValue::from_micros(us, String::new)
 }
 
+/// Rounds microseconds to a `time(p)`/`timestamp(p)` precision the way
+/// AdjustTimestampForTypmod does: half away from zero, counted from the
+/// PostgreSQL epoch. Precision 6, or a typmod outside 0..=5, changes nothing.
+pub(super) fn round_to_precision(us: i64, typmod: i32) -> i64 {
+    let Ok(precision) = u32::try_from(typmod) else {
+        return us;
+    };
+    if precision >= 6 {
+        return us;
+    }
+    let scale = 10i64.pow(6 - precision);
+    let half = scale / 2;
+    let magnitude = (us.unsigned_abs().saturating_add(half as u64) / scale as u64) * scale as u64;
+    let magnitude = i64::try_from(magnitude).unwrap_or(i64::MAX);
+    if us < 0 { -magnitude } else { magnitude }
+}
+
+impl TimestampValue {
+    /// The value as a `timestamp(p)` column holds it.
+    pub(super) fn with_precision(self, typmod: i32) -> TimestampValue {
+        match self {
+            TimestampValue::Micros(us) => TimestampValue::Micros(round_to_precision(us, typmod)),
+            other => other,
+        }
+    }
+}
+
 /// time_recv: 0 to 24:00:00 inclusive.
 pub(super) fn time_from_binary(us: i64) -> Result<i64, PgError> {
     if (0..=USECS_PER_DAY).contains(&us) {
@@ -1026,6 +1053,34 @@ mod tests {
             "time out of range"
         );
         assert!(time_from_binary(USECS_PER_DAY + 1).is_err());
+    }
+
+    /// Golden text from PostgreSQL 15.18 (`::timestamp(p)`, `::time(p)`).
+    #[test]
+    fn precision_typmods_round_like_postgres() {
+        let ts = |s: &str, p: i32| {
+            parse_timestamp(s, false)
+                .unwrap()
+                .with_precision(p)
+                .to_text_string(false)
+        };
+        assert_eq!(
+            ts("2024-01-02 03:04:05.5555555", 2),
+            "2024-01-02 03:04:05.56"
+        );
+        assert_eq!(ts("1999-12-31 23:59:59.995", 2), "1999-12-31 23:59:59.99");
+        assert_eq!(ts("1969-12-31 23:59:59.5", 0), "1969-12-31 23:59:59");
+        assert_eq!(
+            ts("2024-01-02 03:04:05.123456", 6),
+            "2024-01-02 03:04:05.123456"
+        );
+        assert_eq!(
+            ts("2024-01-02 03:04:05.123456", -1),
+            "2024-01-02 03:04:05.123456"
+        );
+        assert_eq!(ts("-infinity", 2), "-infinity");
+        let t = round_to_precision(parse_time("12:00:00.5").unwrap(), 0);
+        assert_eq!(time_to_string(t), "12:00:01");
     }
 
     #[test]

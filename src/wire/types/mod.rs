@@ -141,17 +141,37 @@ impl Format {
 /// Appends the PostgreSQL text output of `cell` rendered as type `oid`.
 ///
 /// `Cell::Null` writes nothing (the caller sends length -1). On error
-/// nothing is appended.
+/// nothing is appended. Same as [`encode_text_with_typmod`] with no type
+/// modifier.
 pub fn encode_text(cell: Cell<'_>, oid: Oid, out: &mut BytesMut) -> Result<(), PgError> {
+    encode_text_with_typmod(cell, oid, -1, out)
+}
+
+/// [`encode_text`] for a column with type modifier `typmod` (atttypmod, as
+/// in RowDescription): `numeric(p,s)` values are rounded and shown with `s`
+/// decimals, `char(n)` is space-padded to `n` characters, `time(p)` and
+/// `timestamp(p)` are rounded to `p` fractional digits, as PostgreSQL would
+/// have stored them. -1 means none.
+pub fn encode_text_with_typmod(
+    cell: Cell<'_>,
+    oid: Oid,
+    typmod: i32,
+    out: &mut BytesMut,
+) -> Result<(), PgError> {
     let start = out.len();
-    let result = encode_text_inner(cell, oid, out);
+    let result = encode_text_inner(cell, oid, typmod, out);
     if result.is_err() {
         out.truncate(start);
     }
     result
 }
 
-fn encode_text_inner(cell: Cell<'_>, oid: Oid, out: &mut BytesMut) -> Result<(), PgError> {
+fn encode_text_inner(
+    cell: Cell<'_>,
+    oid: Oid,
+    typmod: i32,
+    out: &mut BytesMut,
+) -> Result<(), PgError> {
     if cell == Cell::Null {
         return Ok(());
     }
@@ -164,16 +184,21 @@ fn encode_text_inner(cell: Cell<'_>, oid: Oid, out: &mut BytesMut) -> Result<(),
         oid::FLOAT4 => float::put_f32(out, cell_to_f32(cell)?),
         oid::FLOAT8 => float::put_f64(out, cell_to_f64(cell)?),
         oid::NUMERIC => {
-            let mut scratch = numeric::Scratch::new();
-            cell_to_numeric(cell, &mut scratch)?.put_text(out);
+            let (mut scratch, mut rounded) = (numeric::Scratch::new(), Vec::new());
+            cell_to_numeric(cell, typmod, &mut scratch, &mut rounded)?.put_text(out);
         }
         oid::BYTEA => with_cell_bytes(cell, |b| bytea::put_hex(out, b))?,
         oid::DATE => cell_to_date(cell)?.put_text(out),
-        oid::TIME => datetime::put_time(out, cell_to_time(cell)?),
-        oid::TIMESTAMP => cell_to_timestamp(cell, false)?.put_text(out, false),
-        oid::TIMESTAMPTZ => cell_to_timestamp(cell, true)?.put_text(out, true),
+        oid::TIME => datetime::put_time(out, cell_to_time(cell, typmod)?),
+        oid::TIMESTAMP => cell_to_timestamp(cell, false, typmod)?.put_text(out, false),
+        oid::TIMESTAMPTZ => cell_to_timestamp(cell, true, typmod)?.put_text(out, true),
         oid::UUID => uuid::put_text(out, &cell_to_uuid(cell)?),
         oid::CHAR => put_char_text(out, cell_to_char(cell)?),
+        oid::BPCHAR => {
+            let start = out.len();
+            put_cell_text(cell, out)?;
+            pad_bpchar(out, start, typmod);
+        }
         _ => put_cell_text(cell, out)?,
     }
     Ok(())
@@ -210,17 +235,34 @@ pub fn supports_binary(oid: Oid) -> bool {
 
 /// Appends the PostgreSQL binary (`typsend`) form of `cell` rendered as
 /// type `oid`. Types outside [`supports_binary`] get 0A000; on any error
-/// nothing is appended.
+/// nothing is appended. Same as [`encode_binary_with_typmod`] with no type
+/// modifier.
 pub fn encode_binary(cell: Cell<'_>, oid: Oid, out: &mut BytesMut) -> Result<(), PgError> {
+    encode_binary_with_typmod(cell, oid, -1, out)
+}
+
+/// [`encode_binary`] for a column with type modifier `typmod`, applied as
+/// [`encode_text_with_typmod`] describes.
+pub fn encode_binary_with_typmod(
+    cell: Cell<'_>,
+    oid: Oid,
+    typmod: i32,
+    out: &mut BytesMut,
+) -> Result<(), PgError> {
     let start = out.len();
-    let result = encode_binary_inner(cell, oid, out);
+    let result = encode_binary_inner(cell, oid, typmod, out);
     if result.is_err() {
         out.truncate(start);
     }
     result
 }
 
-fn encode_binary_inner(cell: Cell<'_>, oid: Oid, out: &mut BytesMut) -> Result<(), PgError> {
+fn encode_binary_inner(
+    cell: Cell<'_>,
+    oid: Oid,
+    typmod: i32,
+    out: &mut BytesMut,
+) -> Result<(), PgError> {
     if !supports_binary(oid) {
         return Err(PgError::feature_not_supported(format!(
             "binary output for type {} is not supported",
@@ -240,20 +282,25 @@ fn encode_binary_inner(cell: Cell<'_>, oid: Oid, out: &mut BytesMut) -> Result<(
         oid::FLOAT4 => out.put_f32(cell_to_f32(cell)?),
         oid::FLOAT8 => out.put_f64(cell_to_f64(cell)?),
         oid::NUMERIC => {
-            let mut scratch = numeric::Scratch::new();
-            cell_to_numeric(cell, &mut scratch)?.put_binary(out);
+            let (mut scratch, mut rounded) = (numeric::Scratch::new(), Vec::new());
+            cell_to_numeric(cell, typmod, &mut scratch, &mut rounded)?.put_binary(out);
         }
         oid::BYTEA => with_cell_bytes(cell, |b| out.put_slice(b))?,
         oid::DATE => out.put_i32(cell_to_date(cell)?.to_binary()),
-        oid::TIME => out.put_i64(cell_to_time(cell)?),
-        oid::TIMESTAMP => out.put_i64(cell_to_timestamp(cell, false)?.to_binary()),
-        oid::TIMESTAMPTZ => out.put_i64(cell_to_timestamp(cell, true)?.to_binary()),
+        oid::TIME => out.put_i64(cell_to_time(cell, typmod)?),
+        oid::TIMESTAMP => out.put_i64(cell_to_timestamp(cell, false, typmod)?.to_binary()),
+        oid::TIMESTAMPTZ => out.put_i64(cell_to_timestamp(cell, true, typmod)?.to_binary()),
         oid::UUID => out.put_slice(&cell_to_uuid(cell)?),
         oid::CHAR => out.put_u8(cell_to_char(cell)?),
         oid::JSONB => {
             // jsonb_send: a version byte, then the text form.
             out.put_u8(1);
             put_cell_text(cell, out)?;
+        }
+        oid::BPCHAR => {
+            let start = out.len();
+            put_cell_text(cell, out)?;
+            pad_bpchar(out, start, typmod);
         }
         _ => put_cell_text(cell, out)?,
     }
@@ -479,18 +526,25 @@ fn cell_to_f32(cell: Cell<'_>) -> Result<f32, PgError> {
     }
 }
 
+/// The numeric value of a cell, rounded to the scale of `typmod` if any.
 fn cell_to_numeric<'a>(
     cell: Cell<'a>,
+    typmod: i32,
     scratch: &'a mut numeric::Scratch,
+    rounded: &'a mut Vec<u8>,
 ) -> Result<NumericValue<'a>, PgError> {
-    match cell {
-        Cell::Numeric(s) | Cell::Text(s) => numeric::parse(s),
-        Cell::Int(i) => Ok(scratch.integer(i)),
-        Cell::Float(v) => Ok(scratch.float(v)),
-        Cell::Bytes(b) => numeric::parse(utf8_text(b)?),
-        Cell::Bool(b) => Err(invalid_syntax("numeric", if b { "true" } else { "false" })),
-        Cell::Null => Err(invalid_syntax("numeric", "")),
-    }
+    let value = match cell {
+        Cell::Numeric(s) | Cell::Text(s) => numeric::parse(s)?,
+        Cell::Int(i) => scratch.integer(i),
+        Cell::Float(v) => scratch.float(v),
+        Cell::Bytes(b) => numeric::parse(utf8_text(b)?)?,
+        Cell::Bool(b) => return Err(invalid_syntax("numeric", if b { "true" } else { "false" })),
+        Cell::Null => return Err(invalid_syntax("numeric", "")),
+    };
+    Ok(match numeric::typmod_scale(typmod) {
+        Some(scale) => value.with_scale(scale, rounded),
+        None => value,
+    })
 }
 
 /// bytea from a cell: its bytes; anything else is its text's bytes.
@@ -509,16 +563,18 @@ fn cell_to_date(cell: Cell<'_>) -> Result<DateValue, PgError> {
     }
 }
 
-fn cell_to_time(cell: Cell<'_>) -> Result<i64, PgError> {
-    with_cell_text(cell, datetime::parse_time)
+fn cell_to_time(cell: Cell<'_>, typmod: i32) -> Result<i64, PgError> {
+    let us = with_cell_text(cell, datetime::parse_time)?;
+    Ok(datetime::round_to_precision(us, typmod))
 }
 
-fn cell_to_timestamp(cell: Cell<'_>, tz: bool) -> Result<TimestampValue, PgError> {
-    match cell {
-        Cell::Int(secs) => TimestampValue::from_unix_seconds(secs),
-        Cell::Float(jd) => TimestampValue::from_julian_day(jd),
-        _ => with_cell_text(cell, |s| datetime::parse_timestamp(s, tz)),
-    }
+fn cell_to_timestamp(cell: Cell<'_>, tz: bool, typmod: i32) -> Result<TimestampValue, PgError> {
+    let value = match cell {
+        Cell::Int(secs) => TimestampValue::from_unix_seconds(secs)?,
+        Cell::Float(jd) => TimestampValue::from_julian_day(jd)?,
+        _ => with_cell_text(cell, |s| datetime::parse_timestamp(s, tz))?,
+    };
+    Ok(value.with_precision(typmod))
 }
 
 fn cell_to_uuid(cell: Cell<'_>) -> Result<[u8; 16], PgError> {
@@ -560,6 +616,20 @@ fn put_char_text(out: &mut BytesMut, c: u8) {
         ]),
         _ => out.put_u8(c),
     }
+}
+
+/// bpchar(n) values are stored space-padded to n characters (typmod n + 4).
+fn pad_bpchar(out: &mut BytesMut, start: usize, typmod: i32) {
+    // The largest length PostgreSQL accepts for char(n).
+    const BPCHAR_MAX: usize = 10_485_760;
+    let Ok(width) = usize::try_from(i64::from(typmod) - 4) else {
+        return;
+    };
+    let width = width.min(BPCHAR_MAX);
+    let written = out.get(start..).unwrap_or_default();
+    // UTF-8 characters are the bytes that are not continuation bytes.
+    let chars = written.iter().filter(|&&b| b & 0xc0 != 0x80).count();
+    out.put_bytes(b' ', width.saturating_sub(chars));
 }
 
 /// namein: at most NAMEDATALEN-1 (63) bytes, cut on a character boundary.

@@ -194,6 +194,63 @@ impl Decimal<'_> {
     }
 }
 
+/// The scale a `numeric(p,s)` type modifier imposes, if any. Scales are
+/// 11-bit signed since PostgreSQL 15 (`numeric(5,-2)` rounds to hundreds).
+pub(super) fn typmod_scale(typmod: i32) -> Option<i64> {
+    if typmod < 4 {
+        return None;
+    }
+    let packed = i64::from(typmod - 4);
+    Some(((packed & 0x7ff) ^ 0x400) - 0x400)
+}
+
+impl<'a> NumericValue<'a> {
+    /// The value rounded to `scale` decimals (half away from zero) and
+    /// shown with `max(scale, 0)` of them, as apply_typmod stores it. New
+    /// digits go into `scratch`, which stays empty (unallocated) unless
+    /// digits beyond the scale actually have to be rounded away.
+    pub(super) fn with_scale(self, scale: i64, scratch: &'a mut Vec<u8>) -> NumericValue<'a> {
+        let NumericValue::Finite(d) = self else {
+            return self;
+        };
+        let dscale = scale.max(0);
+        let cut = d.point.saturating_add(scale);
+        let (Some(first), Some(last)) = (d.first_nonzero(), d.last_nonzero()) else {
+            return NumericValue::Finite(Decimal { dscale, ..d });
+        };
+        if last < cut {
+            return NumericValue::Finite(Decimal { dscale, ..d });
+        }
+        let round_up = d.digit(cut) >= 5;
+        let mut start = first.min(cut);
+        scratch.clear();
+        scratch.extend((start..cut).map(|k| b'0' + d.digit(k) as u8));
+        if round_up {
+            let mut carry = true;
+            for digit in scratch.iter_mut().rev() {
+                if *digit == b'9' {
+                    *digit = b'0';
+                } else {
+                    *digit += 1;
+                    carry = false;
+                    break;
+                }
+            }
+            if carry {
+                scratch.insert(0, b'1');
+                start -= 1;
+            }
+        }
+        NumericValue::Finite(Decimal {
+            negative: d.negative,
+            a: scratch,
+            b: &[],
+            point: d.point - start,
+            dscale,
+        })
+    }
+}
+
 impl NumericValue<'_> {
     /// Appends numeric_out's text: no exponent, exactly `dscale` decimals.
     pub(super) fn put_text<B: BufMut>(&self, out: &mut B) {
@@ -671,6 +728,52 @@ mod tests {
         let mut out = Vec::new();
         Scratch::new().integer(-10000).put_binary(&mut out);
         assert_eq!(out, hex("00010001400000000001"));
+    }
+
+    /// Golden text from PostgreSQL 15.18 (`SELECT <x>::numeric(p,s)`).
+    #[test]
+    fn typmod_scale_rounds_like_postgres() {
+        let typmod = |p: i32, s: i32| ((p << 16) | (s & 0x7ff)) + 4;
+        let round = |input: &str, scale_typmod: i32| {
+            let mut scratch = Vec::new();
+            let scale = typmod_scale(scale_typmod).unwrap();
+            parse(input)
+                .unwrap()
+                .with_scale(scale, &mut scratch)
+                .to_text_string()
+        };
+        let cases = [
+            ("12.3", typmod(10, 2), "12.30"),
+            ("0.005", typmod(5, 2), "0.01"),
+            ("-0.005", typmod(5, 2), "-0.01"),
+            ("0.004", typmod(5, 2), "0.00"),
+            ("-0.004", typmod(5, 2), "0.00"),
+            ("1234.5", typmod(5, -2), "1200"),
+            ("1250", typmod(5, -2), "1300"),
+            ("9.995", typmod(5, 2), "10.00"),
+            ("99.5", typmod(5, 0), "100"),
+            ("0", typmod(5, 3), "0.000"),
+            ("NaN", typmod(5, 3), "NaN"),
+            ("1.23456", typmod(10, 4), "1.2346"),
+            ("123", typmod(10, 2), "123.00"),
+        ];
+        for (input, tm, want) in cases {
+            assert_eq!(round(input, tm), want, "{input} {tm}");
+        }
+        assert_eq!(typmod_scale(-1), None);
+        assert_eq!(typmod_scale(typmod(1000, -1000)), Some(-1000));
+        let mut scratch = Vec::new();
+        let mut out = Vec::new();
+        parse("12.3")
+            .unwrap()
+            .with_scale(2, &mut scratch)
+            .put_binary(&mut out);
+        // numeric_send(12.3::numeric(10,2)) from PostgreSQL 15.18.
+        assert_eq!(out, hex("0002000000000002000c0bb8"));
+        // Nothing to round: no allocation.
+        let mut untouched = Vec::new();
+        let _ = parse("1.5").unwrap().with_scale(3, &mut untouched);
+        assert_eq!(untouched.capacity(), 0);
     }
 
     #[test]

@@ -393,6 +393,58 @@ fn binary_output_matches_postgres() {
     }
 }
 
+/// Type modifiers applied as PostgreSQL 15.18 stores the values
+/// (`SELECT 12.3::float8::numeric(10,2)`, `bpcharsend('ab'::char(5))` ...).
+#[test]
+fn typmods_shape_values_like_postgres() {
+    let with = |cell: Cell<'_>, oid: Oid, typmod: i32| {
+        let mut out = BytesMut::new();
+        encode_text_with_typmod(cell, oid, typmod, &mut out).unwrap();
+        String::from_utf8(out.to_vec()).unwrap()
+    };
+    let with_binary = |cell: Cell<'_>, oid: Oid, typmod: i32| {
+        let mut out = BytesMut::new();
+        encode_binary_with_typmod(cell, oid, typmod, &mut out).unwrap();
+        out.to_vec()
+    };
+    let numeric_10_2 = (10 << 16 | 2) + 4;
+    assert_eq!(with(Cell::Float(12.3), oid::NUMERIC, numeric_10_2), "12.30");
+    assert_eq!(
+        with(Cell::Numeric("9.995"), oid::NUMERIC, numeric_10_2),
+        "10.00"
+    );
+    assert_eq!(with(Cell::Int(7), oid::NUMERIC, numeric_10_2), "7.00");
+    assert_eq!(with(Cell::Float(12.3), oid::NUMERIC, -1), "12.3");
+    assert_eq!(
+        with_binary(Cell::Float(12.3), oid::NUMERIC, numeric_10_2),
+        hex("0002000000000002000c0bb8")
+    );
+    assert_eq!(with(Cell::Text("ab"), oid::BPCHAR, 5 + 4), "ab   ");
+    assert_eq!(with(Cell::Text("é"), oid::BPCHAR, 3 + 4), "é  ");
+    assert_eq!(with(Cell::Int(42), oid::BPCHAR, 4 + 4), "42  ");
+    assert_eq!(with(Cell::Text("abcdef"), oid::BPCHAR, 3 + 4), "abcdef");
+    assert_eq!(with(Cell::Text("ab"), oid::BPCHAR, -1), "ab");
+    assert_eq!(
+        with_binary(Cell::Text("ab"), oid::BPCHAR, 5 + 4),
+        hex("6162202020")
+    );
+    assert_eq!(
+        with(Cell::Text("2024-01-02 03:04:05.5555555"), oid::TIMESTAMP, 2),
+        "2024-01-02 03:04:05.56"
+    );
+    assert_eq!(
+        with(Cell::Text("2024-01-02 03:04:05.5"), oid::TIMESTAMPTZ, 0),
+        "2024-01-02 03:04:06+00"
+    );
+    assert_eq!(with(Cell::Text("12:00:00.5"), oid::TIME, 0), "12:00:01");
+    assert_eq!(
+        with_binary(Cell::Text("12:00:00.5"), oid::TIME, 0),
+        binary(Cell::Text("12:00:01"), oid::TIME)
+    );
+    // Type modifiers of other types change nothing.
+    assert_eq!(with(Cell::Text("abc"), oid::VARCHAR, 2 + 4), "abc");
+}
+
 #[test]
 fn unsupported_binary_is_refused_cleanly() {
     for oid in [oid::INTERVAL, oid::TIMETZ, oid::INT4_ARRAY, 123_456] {
@@ -936,10 +988,22 @@ fn randomized_inputs_never_panic() {
             Cell::Float(f64::from(f32::from_bits(rng.next() as u32))),
             Cell::Bool(round.is_multiple_of(2)),
         ];
+        let typmods = [
+            -1,
+            0,
+            2,
+            9,
+            (10 << 16 | 2) + 4,
+            (5 << 16 | 0x7fe) + 4,
+            rng.next() as i32 % 5000,
+        ];
+        let typmod = typmods[rng.below(typmods.len())];
         for cell in cells {
             out.clear();
             let _ = encode_text(cell, oid, &mut out);
             let _ = encode_binary(cell, oid, &mut out);
+            let _ = encode_text_with_typmod(cell, oid, typmod, &mut out);
+            let _ = encode_binary_with_typmod(cell, oid, typmod, &mut out);
         }
         let _ = parse_type_name(&as_text);
     }
