@@ -927,6 +927,7 @@ mod tests {
             "0000-01-01",
             "1900-02-29",
             "2023-02-29",
+            "0004-02-29 BC",
         ] {
             let e = err(overflow);
             assert_eq!(e.code, "22008", "{overflow}");
