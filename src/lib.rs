@@ -11,6 +11,7 @@ pub mod config;
 pub mod log;
 pub mod net;
 pub mod session;
+pub mod sql;
 pub mod wire;
 
 #[path = "../actors/mod.rs"]

@@ -3,6 +3,8 @@
 //! (transaction control, SET / SHOW / RESET / DISCARD ...), and build the
 //! CommandComplete tag PostgreSQL would send.
 
+use crate::sql::lexer::{self, TokenKind};
+
 /// A token of PostgreSQL's lexical grammar, as far as the session needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tok<'a> {
@@ -18,237 +20,44 @@ pub enum Tok<'a> {
     Op(&'a str),
 }
 
-/// Iterates tokens, skipping whitespace and comments. Never panics; an
-/// unterminated literal or comment runs to the end of the input.
-pub struct Lexer<'a> {
-    s: &'a str,
-    b: &'a [u8],
-    i: usize,
+/// The tokens of a statement as the session reads them (comments dropped),
+/// from the shared lexer.
+pub fn toks(sql: &str) -> Vec<Tok<'_>> {
+    lexer::Lexer::significant(sql)
+        .map(|t| {
+            let text = t.text(sql);
+            match t.kind {
+                TokenKind::Ident => Tok::Word(text),
+                TokenKind::QuotedIdent => Tok::Quoted(strip(text, "\"", "\"")),
+                TokenKind::String => Tok::Str(strip(text.trim_start_matches(['N', 'n']), "'", "'")),
+                TokenKind::EscapeString => Tok::Str(strip(&text[1.min(text.len())..], "'", "'")),
+                TokenKind::UnicodeString | TokenKind::BitString => {
+                    Tok::Str(strip(&text[text.find('\'').unwrap_or(0)..], "'", "'"))
+                }
+                TokenKind::DollarString => {
+                    let tag_end = text[1..].find('$').map(|i| i + 2).unwrap_or(text.len());
+                    let tag = &text[..tag_end];
+                    Tok::Str(strip(text, tag, tag))
+                }
+                TokenKind::Number => Tok::Number(text),
+                TokenKind::Param => Tok::Param(text),
+                _ => Tok::Op(text),
+            }
+        })
+        .collect()
 }
 
-impl<'a> Lexer<'a> {
-    pub fn new(s: &'a str) -> Lexer<'a> {
-        Lexer {
-            s,
-            b: s.as_bytes(),
-            i: 0,
-        }
-    }
-
-    /// Byte offset of the next unread character.
-    pub fn offset(&self) -> usize {
-        self.i
-    }
-
-    fn skip_trivia(&mut self) {
-        loop {
-            while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
-                self.i += 1;
-            }
-            if self.b[self.i..].starts_with(b"--") {
-                while self.i < self.b.len() && self.b[self.i] != b'\n' {
-                    self.i += 1;
-                }
-            } else if self.b[self.i..].starts_with(b"/*") {
-                let mut depth = 0usize;
-                while self.i < self.b.len() {
-                    if self.b[self.i..].starts_with(b"/*") {
-                        depth += 1;
-                        self.i += 2;
-                    } else if self.b[self.i..].starts_with(b"*/") {
-                        depth -= 1;
-                        self.i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        self.i += 1;
-                    }
-                }
-            } else {
-                return;
-            }
-        }
-    }
-
-    /// Scans a quoted run ending at `quote`; a doubled quote is part of it;
-    /// with `backslash`, `\x` escapes the next character.
-    fn quoted(&mut self, quote: u8, backslash: bool) -> &'a str {
-        let start = self.i;
-        while self.i < self.b.len() {
-            let c = self.b[self.i];
-            if backslash && c == b'\\' {
-                self.i += 2;
-                continue;
-            }
-            if c == quote {
-                if self.b.get(self.i + 1) == Some(&quote) {
-                    self.i += 2;
-                    continue;
-                }
-                let body = &self.s[start..self.i];
-                self.i += 1;
-                return body;
-            }
-            self.i += 1;
-        }
-        self.i = self.b.len();
-        &self.s[start.min(self.s.len())..]
-    }
-
-    fn dollar_tag_end(&self) -> Option<usize> {
-        // $tag$ where tag is empty or an identifier not starting with a digit.
-        let rest = &self.b[self.i + 1..];
-        let mut j = 0;
-        while j < rest.len()
-            && (rest[j].is_ascii_alphanumeric() || rest[j] == b'_' || rest[j] >= 0x80)
-        {
-            j += 1;
-        }
-        if rest.get(j) == Some(&b'$') && !rest.first().is_some_and(u8::is_ascii_digit) {
-            Some(self.i + 1 + j + 1)
-        } else {
-            None
-        }
+/// `text` without its delimiters (an unterminated literal keeps its tail).
+fn strip<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
+    let body = text.strip_prefix(open).unwrap_or(text);
+    if body.len() >= close.len() {
+        body.strip_suffix(close).unwrap_or(body)
+    } else {
+        body
     }
 }
 
-fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
-}
-
-fn is_ident_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
-}
-
-impl<'a> Iterator for Lexer<'a> {
-    type Item = Tok<'a>;
-
-    fn next(&mut self) -> Option<Tok<'a>> {
-        self.skip_trivia();
-        let b = self.b;
-        let c = *b.get(self.i)?;
-        let start = self.i;
-        // E'...' / e'...' escape strings; N'' and X'' / B'' literals.
-        if matches!(c, b'E' | b'e') && b.get(self.i + 1) == Some(&b'\'') {
-            self.i += 2;
-            return Some(Tok::Str(self.quoted(b'\'', true)));
-        }
-        if matches!(c, b'N' | b'n' | b'X' | b'x' | b'B' | b'b') && b.get(self.i + 1) == Some(&b'\'')
-        {
-            self.i += 2;
-            return Some(Tok::Str(self.quoted(b'\'', false)));
-        }
-        if is_ident_start(c) {
-            while self.i < b.len() && is_ident_char(b[self.i]) {
-                self.i += 1;
-            }
-            return Some(Tok::Word(&self.s[start..self.i]));
-        }
-        match c {
-            b'\'' => {
-                self.i += 1;
-                Some(Tok::Str(self.quoted(b'\'', false)))
-            }
-            b'"' => {
-                self.i += 1;
-                Some(Tok::Quoted(self.quoted(b'"', false)))
-            }
-            b'$' => {
-                if b.get(self.i + 1).is_some_and(u8::is_ascii_digit) {
-                    self.i += 1;
-                    while self.i < b.len() && b[self.i].is_ascii_digit() {
-                        self.i += 1;
-                    }
-                    return Some(Tok::Param(&self.s[start..self.i]));
-                }
-                if let Some(end) = self.dollar_tag_end() {
-                    let tag = &self.s[start..end];
-                    let body_start = end;
-                    match self.s[body_start..].find(tag) {
-                        Some(pos) => {
-                            self.i = body_start + pos + tag.len();
-                            return Some(Tok::Str(&self.s[body_start..body_start + pos]));
-                        }
-                        None => {
-                            self.i = b.len();
-                            return Some(Tok::Str(&self.s[body_start..]));
-                        }
-                    }
-                }
-                self.i += 1;
-                Some(Tok::Op(&self.s[start..self.i]))
-            }
-            b'0'..=b'9' | b'.'
-                if c != b'.' || b.get(self.i + 1).is_some_and(u8::is_ascii_digit) =>
-            {
-                while self.i < b.len()
-                    && (b[self.i].is_ascii_alphanumeric() || b[self.i] == b'.' || b[self.i] == b'_')
-                {
-                    // exponent sign
-                    if matches!(b[self.i], b'e' | b'E')
-                        && matches!(b.get(self.i + 1), Some(b'+' | b'-'))
-                    {
-                        self.i += 1;
-                    }
-                    self.i += 1;
-                }
-                Some(Tok::Number(&self.s[start..self.i]))
-            }
-            b'(' | b')' | b',' | b';' | b'[' | b']' => {
-                self.i += 1;
-                Some(Tok::Op(&self.s[start..self.i]))
-            }
-            _ => {
-                self.i += 1;
-                while self.i < b.len()
-                    && b"+-*/<>=~!@#%^&|`?:".contains(&b[self.i])
-                    && !b[self.i..].starts_with(b"--")
-                    && !b[self.i..].starts_with(b"/*")
-                {
-                    self.i += 1;
-                }
-                // Stay on a character boundary for non-ASCII punctuation.
-                while !self.s.is_char_boundary(self.i) {
-                    self.i += 1;
-                }
-                Some(Tok::Op(&self.s[start..self.i]))
-            }
-        }
-    }
-}
-
-/// Splits a simple-Query string on top-level semicolons. Statements that are
-/// empty (only whitespace or comments) are dropped, as PostgreSQL does.
-pub fn split_statements(sql: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut lexer = Lexer::new(sql);
-    let mut start = 0;
-    let mut has_tokens = false;
-    let mut depth = 0i32;
-    while let Some(t) = lexer.next() {
-        match t {
-            Tok::Op("(") => depth += 1,
-            Tok::Op(")") => depth -= 1,
-            Tok::Op(";") if depth <= 0 => {
-                let end = lexer.offset() - 1;
-                if has_tokens {
-                    out.push(sql[start..end].trim());
-                }
-                start = lexer.offset();
-                has_tokens = false;
-                depth = 0;
-                continue;
-            }
-            _ => {}
-        }
-        has_tokens = true;
-    }
-    if has_tokens {
-        out.push(sql[start..].trim());
-    }
-    out
-}
+pub use lexer::split_statements;
 
 /// What the session does with a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,7 +175,7 @@ fn isolation_after(toks: &[Tok<'_>]) -> Option<String> {
 
 /// Classifies one statement (already split).
 pub fn classify(stmt: &str) -> Command {
-    let toks: Vec<Tok<'_>> = Lexer::new(stmt).collect();
+    let toks = toks(stmt);
     let first = toks.first().map(upper).unwrap_or_default();
     let second = toks.get(1).map(upper).unwrap_or_default();
     match first.as_str() {
@@ -737,7 +546,7 @@ mod tests {
         );
         assert_eq!(
             split_statements("-- c;\nSELECT 1 /* ; */;"),
-            vec!["-- c;\nSELECT 1 /* ; */"]
+            vec!["SELECT 1"]
         );
         assert!(split_statements("  ; ;; -- only\n").is_empty());
         assert!(split_statements("").is_empty());
@@ -937,11 +746,9 @@ mod tests {
     }
 
     #[test]
-    fn lexer_tokens() {
-        let toks: Vec<Tok<'_>> =
-            Lexer::new("SELECT $1::int, 'a''b', \"Q\", 1.5e-3, x->>'k' -- c").collect();
+    fn tokens_from_the_shared_lexer() {
         assert_eq!(
-            toks,
+            toks("SELECT $1::int, 'a''b', \"Q\", 1.5e-3, x->>'k', E'x', $t$d$t$ -- c"),
             vec![
                 Tok::Word("SELECT"),
                 Tok::Param("$1"),
@@ -957,6 +764,10 @@ mod tests {
                 Tok::Word("x"),
                 Tok::Op("->>"),
                 Tok::Str("k"),
+                Tok::Op(","),
+                Tok::Str("x"),
+                Tok::Op(","),
+                Tok::Str("d"),
             ]
         );
     }

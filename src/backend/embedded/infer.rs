@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 
-use super::lexer::{self, Token, TokenKind};
+use crate::sql::lexer::{self, Token, TokenKind};
 use crate::wire::types::{Oid, oid};
 
 /// OIDs PostgreSQL reports that `wire::types::oid` does not list.

@@ -9,7 +9,7 @@
 
 pub mod errors;
 pub mod infer;
-pub mod lexer;
+pub mod schema;
 pub mod translate;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +27,15 @@ use crate::config::{EmbeddedSettings, valid_database_name};
 use crate::wire::error::{PgError, sqlstate};
 use crate::wire::types::{Oid, oid};
 
-use errors::map_error;
+use errors::map_error as map_sqlite_error;
+use schema::Schema;
+use translate::TransactionClock;
+
+/// A SQLite error as PostgreSQL would report it; errors raised by the
+/// translation's SQL functions carry their own SQLSTATE.
+fn map_error(e: rusqlite::Error) -> PgError {
+    translate::pg_error_from_sqlite(&e).unwrap_or_else(|| map_sqlite_error(e))
+}
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -96,6 +104,8 @@ impl Backend for EmbeddedBackend {
 pub struct EmbeddedConnection {
     conn: Connection,
     session: Arc<Mutex<Arc<SessionSnapshot>>>,
+    clock: TransactionClock,
+    schema: Schema,
 }
 
 impl EmbeddedConnection {
@@ -130,7 +140,14 @@ impl EmbeddedConnection {
         conn.set_prepared_statement_cache_capacity(256);
         let session = Arc::new(Mutex::new(Arc::new(SessionSnapshot::default())));
         register_session_functions(&conn, &session).map_err(map_error)?;
-        Ok(EmbeddedConnection { conn, session })
+        let clock = TransactionClock::new();
+        translate::register_functions_with_clock(&conn, &clock).map_err(map_error)?;
+        Ok(EmbeddedConnection {
+            conn,
+            session,
+            clock,
+            schema: Schema::default(),
+        })
     }
 
     fn set_session(&self, s: &SessionSnapshot) {
@@ -183,41 +200,6 @@ fn register_session_functions(
     Ok(())
 }
 
-/// A PostgreSQL type for a declared SQLite column type.
-fn type_from_decl(decl: &str) -> (Oid, i32) {
-    let d = decl.trim().to_ascii_lowercase();
-    let base = d.split('(').next().unwrap_or("").trim();
-    let typmod = || -> i32 {
-        d.split('(')
-            .nth(1)
-            .and_then(|r| r.split([')', ',']).next())
-            .and_then(|n| n.trim().parse::<i32>().ok())
-            .map(|n| n + 4)
-            .unwrap_or(-1)
-    };
-    match base {
-        "int" | "integer" | "int4" | "serial" | "mediumint" => (oid::INT4, -1),
-        "bigint" | "int8" | "bigserial" => (oid::INT8, -1),
-        "smallint" | "int2" | "smallserial" | "tinyint" => (oid::INT2, -1),
-        "real" | "float4" => (oid::FLOAT4, -1),
-        "double" | "double precision" | "float8" | "float" => (oid::FLOAT8, -1),
-        "numeric" | "decimal" => (oid::NUMERIC, -1),
-        "bool" | "boolean" => (oid::BOOL, -1),
-        "varchar" | "character varying" => (oid::VARCHAR, typmod()),
-        "char" | "character" | "bpchar" => (oid::BPCHAR, typmod()),
-        "bytea" | "blob" => (oid::BYTEA, -1),
-        "date" => (oid::DATE, -1),
-        "time" => (oid::TIME, -1),
-        "timestamp" | "datetime" => (oid::TIMESTAMP, -1),
-        "timestamptz" | "timestamp with time zone" => (oid::TIMESTAMPTZ, -1),
-        "uuid" => (oid::UUID, -1),
-        "json" => (oid::JSON, -1),
-        "jsonb" => (oid::JSONB, -1),
-        "interval" => (oid::INTERVAL, -1),
-        _ => (oid::TEXT, -1),
-    }
-}
-
 /// The type of a value when nothing is declared.
 fn type_from_value(v: ValueRef<'_>) -> Oid {
     match v {
@@ -229,50 +211,81 @@ fn type_from_value(v: ValueRef<'_>) -> Oid {
     }
 }
 
-/// The PostgreSQL name for an unaliased expression column.
-fn pg_column_name(name: &str, has_origin: bool) -> String {
-    if has_origin {
-        return name.to_owned();
-    }
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .next()
-                .is_some_and(|c| c.is_alphabetic() || c == '_')
-            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
-    };
-    if ident(name) {
-        return name.to_owned();
-    }
-    if let Some(open) = name.find('(') {
-        let f = name[..open].trim();
-        if ident(f) {
-            return f.to_ascii_lowercase();
+/// Lines SQLite's result columns up with the statement's select list: one
+/// item per column, a single `*` covering the columns left over.
+fn align(items: &[infer::SelectItem], n: usize) -> Vec<Option<&infer::SelectItem>> {
+    let stars = items.iter().filter(|i| i.is_star).count();
+    match stars {
+        0 if items.len() == n => items.iter().map(Some).collect(),
+        1 if n + 1 >= items.len() => {
+            let width = n + 1 - items.len();
+            let mut out = Vec::with_capacity(n);
+            for it in items {
+                if it.is_star {
+                    out.extend(std::iter::repeat_n(None, width));
+                } else {
+                    out.push(Some(it));
+                }
+            }
+            out
         }
+        _ => vec![None; n],
     }
-    "?column?".to_owned()
 }
 
+/// The result columns of a prepared statement, typed as PostgreSQL would:
+/// a column of a table has its declared type; an expression is typed from
+/// its text; otherwise the first row's value decides (text without one).
 fn columns_of(
     stmt: &rusqlite::Statement<'_>,
+    original: &str,
+    param_types: &[Oid],
+    schema: &Schema,
     first_row: Option<&rusqlite::Row<'_>>,
 ) -> Vec<Column> {
-    let origins: Vec<bool> = stmt
+    let meta: Vec<(Option<String>, Option<String>)> = stmt
         .columns_with_metadata()
-        .map(|c| c.origin_name().is_some())
+        .map(|c| {
+            (
+                c.table_name().map(str::to_owned),
+                c.origin_name().map(str::to_owned),
+            )
+        })
         .collect();
+    let n = meta.len();
+    let items = infer::select_items(original).unwrap_or_default();
+    let aligned = align(&items, n);
+    let lookup = |table: Option<&str>, column: &str| schema.column_in(original, table, column);
     stmt.columns()
         .enumerate()
         .map(|(i, c)| {
-            let (type_oid, type_modifier) = match c.decl_type() {
-                Some(d) => type_from_decl(d),
-                None => match first_row.and_then(|r| r.get_ref(i).ok()) {
-                    Some(v) => (type_from_value(v), -1),
-                    None => (oid::TEXT, -1),
+            let item = aligned.get(i).copied().flatten();
+            let (table, origin) = meta.get(i).cloned().unwrap_or_default();
+            let typed = match (&table, &origin) {
+                (Some(t), Some(o)) => schema
+                    .column(Some(t), o)
+                    .or_else(|| c.decl_type().map(infer::type_from_decl)),
+                _ => None,
+            }
+            .or_else(|| {
+                item.and_then(|it| infer::typed_expr_with_columns(&it.expr, param_types, &lookup))
+            })
+            .or_else(|| c.decl_type().map(infer::type_from_decl))
+            .or_else(|| {
+                first_row
+                    .and_then(|r| r.get_ref(i).ok())
+                    .map(|v| (type_from_value(v), -1))
+            });
+            let (type_oid, type_modifier) = typed.unwrap_or((oid::TEXT, -1));
+            let name = match item {
+                Some(it) => match &it.alias {
+                    Some(a) => a.clone(),
+                    None => infer::pg_column_name(&it.expr),
                 },
+                None => origin.unwrap_or_else(|| c.name().to_owned()),
             };
             Column {
-                name: pg_column_name(c.name(), origins.get(i).copied().unwrap_or(false)),
+                name,
                 type_oid,
                 type_modifier,
                 table_oid: 0,
@@ -340,15 +353,13 @@ fn quote_ident(name: &str) -> String {
 
 impl BackendConnection for EmbeddedConnection {
     fn describe(&mut self, sql: &str, param_types: &[Oid]) -> Result<Description, PgError> {
-        let stmt = self.conn.prepare_cached(sql).map_err(map_error)?;
+        let translated = translate::to_sqlite(sql)?;
+        self.schema.refresh(&self.conn);
+        let stmt = self.conn.prepare_cached(&translated).map_err(map_error)?;
         let n = param_count(&stmt).max(param_types.len());
-        let params = (0..n)
-            .map(|i| match param_types.get(i) {
-                Some(&t) if t != 0 => t,
-                _ => oid::TEXT,
-            })
-            .collect();
-        let columns = (stmt.column_count() > 0).then(|| columns_of(&stmt, None));
+        let params = schema::infer_param_types(sql, n, param_types, &self.schema);
+        let columns =
+            (stmt.column_count() > 0).then(|| columns_of(&stmt, sql, &params, &self.schema, None));
         Ok(Description { params, columns })
     }
 
@@ -358,7 +369,50 @@ impl BackendConnection for EmbeddedConnection {
         sink: &mut dyn RowSink,
     ) -> Result<ExecOutcome, PgError> {
         self.set_session(st.session);
-        let mut stmt = self.conn.prepare_cached(st.sql).map_err(map_error)?;
+        let translated = translate::to_sqlite(st.sql)?;
+        let autocommit = self.conn.is_autocommit();
+        if autocommit {
+            self.clock.begin();
+        }
+        let r = self.run(st, &translated, sink);
+        if autocommit {
+            self.clock.end();
+        }
+        r
+    }
+
+    fn transaction(&mut self, op: &TxOp) -> Result<(), PgError> {
+        let r = self.run_transaction(op);
+        if self.conn.is_autocommit() {
+            self.clock.end();
+        } else if matches!(op, TxOp::Begin { .. }) {
+            self.clock.begin();
+        }
+        r
+    }
+
+    fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        let handle = self.conn.get_interrupt_handle();
+        Interrupter::new(move || handle.interrupt())
+    }
+
+    fn reset(&mut self) -> Result<(), PgError> {
+        self.reset_connection()
+    }
+}
+
+impl EmbeddedConnection {
+    fn run(
+        &mut self,
+        st: &Statement<'_>,
+        sql: &str,
+        sink: &mut dyn RowSink,
+    ) -> Result<ExecOutcome, PgError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(map_error)?;
         bind_params(&mut stmt, st.params)?;
         if stmt.column_count() == 0 {
             stmt.raw_execute().map_err(map_error)?;
@@ -370,14 +424,22 @@ impl BackendConnection for EmbeddedConnection {
         }
         // Types of undeclared columns come from the first row, so it is
         // fetched before RowDescription goes out.
-        let columns_without_row = columns_of(&stmt, None);
+        self.schema.refresh(&self.conn);
+        let schema = &self.schema;
+        let columns_without_row = columns_of(&stmt, st.sql, st.param_types, schema, None);
         let width = columns_without_row.len();
         let mut rows = stmt.raw_query();
         let mut count = 0u64;
         let mut described = false;
         while let Some(row) = rows.next().map_err(map_error)? {
             if !described {
-                sink.columns(&columns_of(row.as_ref(), Some(row)))?;
+                sink.columns(&columns_of(
+                    row.as_ref(),
+                    st.sql,
+                    st.param_types,
+                    schema,
+                    Some(row),
+                ))?;
                 described = true;
             }
             let mut cells: Vec<Cell<'_>> = Vec::with_capacity(width);
@@ -396,7 +458,7 @@ impl BackendConnection for EmbeddedConnection {
         })
     }
 
-    fn transaction(&mut self, op: &TxOp) -> Result<(), PgError> {
+    fn run_transaction(&mut self, op: &TxOp) -> Result<(), PgError> {
         let sql = match op {
             TxOp::Begin { .. } => "BEGIN".to_owned(),
             TxOp::Commit => "COMMIT".to_owned(),
@@ -411,19 +473,11 @@ impl BackendConnection for EmbeddedConnection {
         self.conn.execute_batch(&sql).map_err(map_error)
     }
 
-    fn in_transaction(&self) -> bool {
-        !self.conn.is_autocommit()
-    }
-
-    fn interrupter(&self) -> Interrupter {
-        let handle = self.conn.get_interrupt_handle();
-        Interrupter::new(move || handle.interrupt())
-    }
-
-    fn reset(&mut self) -> Result<(), PgError> {
+    fn reset_connection(&mut self) -> Result<(), PgError> {
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK").map_err(map_error)?;
         }
+        self.clock.end();
         // Temporary tables belong to the session that made them.
         let temps: Vec<String> = {
             let mut stmt = self
@@ -520,7 +574,7 @@ mod tests {
                 ("name".into(), oid::VARCHAR, 24),
                 ("v".into(), oid::INT8, -1),
                 ("?column?".into(), oid::INT4, -1),
-                ("count".into(), oid::INT4, -1),
+                ("count".into(), oid::INT8, -1),
             ]
         );
         let (o, cols) = run(&mut c, "SELECT * FROM t WHERE id = 99", &[]).unwrap();
@@ -530,6 +584,46 @@ mod tests {
             run(&mut c, "SELECT $2", &[Value::Int(1)]).unwrap_err().code,
             "42P02"
         );
+    }
+
+    #[test]
+    fn describe_infers_parameter_and_column_types() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        run(
+            &mut c,
+            "CREATE TABLE t (id bigserial primary key, name varchar(20), n int, at timestamptz)",
+            &[],
+        )
+        .unwrap();
+        let d = c
+            .describe("SELECT id, name, n + 1, $2::int8 FROM t WHERE n = $1", &[])
+            .unwrap();
+        assert_eq!(d.params, vec![oid::INT4, oid::INT8]);
+        let cols: Vec<(String, Oid)> = d
+            .columns
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.name, c.type_oid))
+            .collect();
+        assert_eq!(
+            cols,
+            vec![
+                ("id".to_owned(), oid::INT8),
+                ("name".to_owned(), oid::VARCHAR),
+                ("?column?".to_owned(), oid::INT4),
+                ("int8".to_owned(), oid::INT8),
+            ]
+        );
+        let d = c
+            .describe("INSERT INTO t (name, at) VALUES ($1, $2) RETURNING id", &[])
+            .unwrap();
+        assert_eq!(d.params, vec![oid::VARCHAR, oid::TIMESTAMPTZ]);
+        let d = c.describe("SELECT $1", &[oid::INT4]).unwrap();
+        assert_eq!(d.params, vec![oid::INT4]);
+        assert_eq!(d.columns.unwrap()[0].type_oid, oid::INT4);
+        let d = c.describe("SELECT * FROM t LIMIT $1", &[]).unwrap();
+        assert_eq!(d.params, vec![oid::INT8]);
+        assert_eq!(d.columns.unwrap().len(), 4);
     }
 
     #[test]

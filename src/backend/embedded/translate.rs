@@ -1,7 +1,7 @@
 //! PostgreSQL SQL rewritten for SQLite.
 //!
 //! [`to_sqlite`] rewrites the PostgreSQL syntax SQLite lacks, working on
-//! [`lexer`](super::lexer) tokens so nothing inside a literal, a quoted
+//! [`lexer`](crate::sql::lexer) tokens so nothing inside a literal, a quoted
 //! identifier or a comment is ever touched, and copying everything else
 //! byte for byte. A statement that needs nothing comes back borrowed. What
 //! it cannot translate passes through unchanged, and SQLite's own error
@@ -65,7 +65,7 @@ pub use functions::{
 };
 
 use super::infer::{self, TypeName, extra_oid};
-use super::lexer::{Lexer, Token, TokenKind};
+use crate::sql::lexer::{Lexer, Token, TokenKind};
 use crate::wire::error::{PgError, sqlstate};
 use crate::wire::types::oid;
 

@@ -902,8 +902,8 @@ fn nothing_panics_on_random_input() {
     let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
     for _ in 0..20_000 {
         let sql = random_sql(&mut rng);
-        let _ = crate::backend::embedded::lexer::split_statements(&sql);
-        let _ = crate::backend::embedded::lexer::first_keywords(&sql, 3);
+        let _ = crate::sql::lexer::split_statements(&sql);
+        let _ = crate::sql::lexer::first_keywords(&sql, 3);
         if let Ok(out) = to_sqlite(&sql) {
             // Whatever comes out is still valid UTF-8 text (a `String`).
             let _ = out.len();
@@ -996,7 +996,7 @@ fn nothing_panics_on_mutated_statements() {
                 _ => sql.truncate(at),
             }
         }
-        let _ = crate::backend::embedded::lexer::split_statements(&sql);
+        let _ = crate::sql::lexer::split_statements(&sql);
         let _ = to_sqlite(&sql);
         if let Some(items) = infer::select_items(&sql) {
             for item in items {

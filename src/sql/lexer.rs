@@ -1,6 +1,6 @@
 //! A small lexer for PostgreSQL's SQL syntax.
 //!
-//! It owns tokenization for the embedded backend: splitting a simple-Query
+//! It owns tokenization for pgiris: splitting a simple-Query
 //! string into statements, classifying a statement by its first keywords,
 //! and giving [`translate`](super::translate) and [`infer`](super::infer) a
 //! token stream in which literals, quoted identifiers and comments are
