@@ -51,6 +51,8 @@ pub mod sqlstate {
     pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
     pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
     pub const INVALID_DATETIME_FORMAT: &str = "22007";
+    pub const INVALID_TIME_ZONE_DISPLACEMENT_VALUE: &str = "22009";
+    pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
     pub const DIVISION_BY_ZERO: &str = "22012";
     pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
