@@ -34,11 +34,16 @@ pub enum Shutdown {
     Fast,
 }
 
-/// Signals from outside the loop (the actor's message handlers).
+/// Signals between the loop, the frame reader and the actor's handlers.
 #[derive(Default)]
 pub struct Control {
     shutdown: Cell<Option<Shutdown>>,
     notify: Notify,
+    /// Released once the login has started: the reader decodes nothing
+    /// before, so a message pipelined behind the startup packet is framed
+    /// with the limit of the phase that reads it (a trust login is complete
+    /// by then), as PostgreSQL reads it only when it needs it.
+    start_reading: Notify,
 }
 
 impl Control {
@@ -82,7 +87,9 @@ pub async fn read_frames<R: AsyncRead + Unpin>(
     mut framed: FramedRead<R, FrameCodec>,
     tx: mpsc::Sender<Incoming>,
     running: Rc<RefCell<Option<Interrupter>>>,
+    control: Rc<Control>,
 ) {
+    control.start_reading.notified().await;
     loop {
         let next = tokio::select! {
             f = framed.next() => f,
@@ -126,6 +133,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
     if logged_in {
         max_len.set(MAX_MESSAGE);
     }
+    control.start_reading.notify_one();
     loop {
         let timer = conv.idle_timer();
         let sleep_until = match timer {
