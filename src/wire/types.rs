@@ -117,7 +117,10 @@ pub fn encode_binary(cell: Cell<'_>, oid: Oid, out: &mut BytesMut) -> Result<(),
         (oid::INT4, Cell::Int(i)) => out.put_i32(i32::try_from(i).map_err(|_| {
             PgError::error(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
         })?),
-        (oid::TEXT | oid::VARCHAR, Cell::Text(s)) => out.put_slice(s.as_bytes()),
+        // The binary form of text is its text form, whatever the backend
+        // holds (an untyped expression described as text may yield an
+        // integer).
+        (oid::TEXT | oid::VARCHAR, cell) => encode_text(cell, oid, out)?,
         (oid::BYTEA, Cell::Bytes(b)) => out.put_slice(b),
         _ => {
             return Err(PgError::error(
@@ -148,7 +151,21 @@ pub fn decode_param(bytes: &[u8], oid: Oid, format: Format) -> Result<Value, PgE
             oid::INT4 if bytes.len() == 4 => Ok(Value::Int(i64::from(i32::from_be_bytes(
                 bytes.try_into().unwrap_or([0; 4]),
             )))),
+            oid::INT2 if bytes.len() == 2 => Ok(Value::Int(i64::from(i16::from_be_bytes(
+                bytes.try_into().unwrap_or([0; 2]),
+            )))),
+            oid::BOOL if bytes.len() == 1 && bytes[0] <= 1 => Ok(Value::Bool(bytes[0] == 1)),
             oid::BYTEA => Ok(Value::Bytes(bytes.to_vec())),
+            // The binary form of text is its UTF-8 bytes (what tokio-postgres
+            // and pgjdbc send for strings).
+            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME => std::str::from_utf8(bytes)
+                .map(|s| Value::Text(s.to_owned()))
+                .map_err(|_| {
+                    PgError::error(
+                        sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                        "invalid byte sequence for encoding \"UTF8\"",
+                    )
+                }),
             _ => Err(PgError::error(
                 sqlstate::INVALID_BINARY_REPRESENTATION,
                 format!("incorrect binary data format for type {oid}"),
@@ -184,5 +201,53 @@ pub fn type_name(oid: Oid) -> &'static str {
         oid::UUID => "uuid",
         oid::JSONB => "jsonb",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_text_is_the_text_form_of_any_cell() {
+        for (cell, text) in [
+            (Cell::Text("abc"), &b"abc"[..]),
+            (Cell::Int(42), b"42"),
+            (Cell::Float(1.5), b"1.5"),
+        ] {
+            let mut out = BytesMut::new();
+            encode_binary(cell, oid::TEXT, &mut out).unwrap();
+            assert_eq!(&out[..], text);
+        }
+        let mut out = BytesMut::new();
+        assert!(encode_binary(Cell::Text("x"), oid::INT4, &mut out).is_err());
+    }
+
+    #[test]
+    fn binary_parameters() {
+        let b = Format::Binary;
+        assert_eq!(
+            decode_param(b"caf\xc3\xa9", oid::TEXT, b).unwrap(),
+            Value::Text("café".into())
+        );
+        assert_eq!(
+            decode_param(b"x", oid::VARCHAR, b).unwrap(),
+            Value::Text("x".into())
+        );
+        assert_eq!(
+            decode_param(b"\xff", oid::TEXT, b).unwrap_err().code,
+            "22021"
+        );
+        assert_eq!(decode_param(&[1], oid::BOOL, b).unwrap(), Value::Bool(true));
+        assert_eq!(
+            decode_param(&[0], oid::BOOL, b).unwrap(),
+            Value::Bool(false)
+        );
+        assert!(decode_param(&[2], oid::BOOL, b).is_err());
+        assert_eq!(
+            decode_param(&[0xff, 0xfe], oid::INT2, b).unwrap(),
+            Value::Int(-2)
+        );
+        assert!(decode_param(&[0, 0, 1], oid::INT2, b).is_err());
     }
 }
