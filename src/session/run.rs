@@ -81,8 +81,15 @@ impl EndReason {
 
 type Incoming = Result<Frame, CodecError>;
 
-/// Reads frames and hands them to the session. On end of stream it
-/// interrupts whatever statement is running.
+/// How often a session whose client is gone re-checks for a statement to
+/// interrupt.
+const GONE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Reads frames and hands them to the session. Once the client is gone (end
+/// of stream or a read error) it interrupts the statement running, and any
+/// that frames already queued start afterwards: nobody can read their
+/// results, and a statement that never ends must not keep the slot and the
+/// backend connection (PostgreSQL's client_connection_check_interval).
 pub async fn read_frames<R: AsyncRead + Unpin>(
     mut framed: FramedRead<R, FrameCodec>,
     tx: mpsc::Sender<Incoming>,
@@ -101,17 +108,25 @@ pub async fn read_frames<R: AsyncRead + Unpin>(
                     return;
                 }
             }
-            Some(Err(e)) => {
-                let _ = tx.send(Err(e)).await;
+            Some(Err(CodecError::Protocol(e))) => {
+                let _ = tx.send(Err(CodecError::Protocol(e))).await;
                 return;
             }
-            None => {
-                if let Some(i) = running.borrow().as_ref() {
-                    i.interrupt();
-                }
-                return;
+            Some(Err(CodecError::Io(e))) => {
+                let _ = tx.send(Err(CodecError::Io(e))).await;
+                break;
             }
+            None => break,
         }
+    }
+    // The session ends when it has drained the queue; the actor then drops
+    // this future.
+    drop(tx);
+    loop {
+        if let Some(i) = running.borrow().as_ref() {
+            i.interrupt();
+        }
+        tokio::time::sleep(GONE_POLL).await;
     }
 }
 

@@ -145,6 +145,14 @@ impl RawClient {
         self.expect_closed().await;
     }
 
+    /// Drops the connection with a TCP reset (SO_LINGER 0), as a killed
+    /// client's kernel may.
+    pub fn abort(self) {
+        let sock = socket2::SockRef::from(&self.stream);
+        let _ = sock.set_linger(Some(Duration::ZERO));
+        drop(self);
+    }
+
     /// Shuts down the write side (the server sees end of stream).
     pub async fn shutdown_write(&mut self) {
         let _ = self.stream.shutdown().await;
