@@ -261,3 +261,26 @@ async fn many_clients_coming_and_going_leave_no_slot_behind() {
     }
     server.wait_sessions(0, SHORT).await;
 }
+
+#[tokio::test]
+async fn sockets_beyond_max_pending_connections_are_closed_at_once() {
+    let server = TestServer::with(|s| s.server.max_pending_connections = 2);
+    let mark = server.log.mark();
+    // Two sockets that never send a startup packet hold both places.
+    let _a = RawClient::connect(server.addr).await;
+    let _b = RawClient::connect(server.addr).await;
+    assert!(common::wait_until(SHORT, || server.pending() == 2).await);
+    let mut c = RawClient::connect(server.addr).await;
+    c.expect_closed().await;
+    server
+        .log
+        .wait_for(mark, SHORT, "limit_rejected", |r| {
+            r.event() == Some("limit_rejected")
+        })
+        .await;
+    drop((_a, _b));
+    server.wait_sessions(0, SHORT).await;
+    // Places free again: a login goes through.
+    let (c, _) = RawClient::login(server.addr, USER_ALICE, Some("postgres")).await;
+    c.terminate().await;
+}

@@ -363,7 +363,7 @@ pub fn format_millis(ms: u64) -> String {
         ("min", 60_000),
         ("s", 1000),
     ] {
-        if ms % factor == 0 {
+        if ms.is_multiple_of(factor) {
             return format!("{}{unit}", ms / factor);
         }
     }

@@ -125,7 +125,7 @@ impl RawClient {
 
     /// Sends one frontend message.
     pub async fn send_msg(&mut self, m: &FrontendMessage) {
-        self.send(&encode(&[m.clone()])).await;
+        self.send(&encode(std::slice::from_ref(m))).await;
     }
 
     /// Sends a simple Query.
