@@ -115,12 +115,12 @@ async fn a_bad_message_length_during_authentication_is_fatal_08p01() {
 
 #[tokio::test]
 async fn idle_session_timeout_ends_the_session_with_57p05() {
-    let server = TestServer::with(|s| s.server.idle_session_timeout = Duration::from_millis(300));
+    let server = TestServer::with(|s| s.server.idle_session_timeout = Duration::from_millis(600));
     let mark = server.log.mark();
     let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
     // Activity keeps it alive past the timeout.
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(120)).await;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(scalar(&c.query("SELECT 1").await), "1");
     }
     let idle_from = Instant::now();
@@ -129,7 +129,7 @@ async fn idle_session_timeout_ends_the_session_with_57p05() {
         message_of(&e),
         "terminating connection due to idle-session timeout"
     );
-    assert!(idle_from.elapsed() >= Duration::from_millis(250));
+    assert!(idle_from.elapsed() >= Duration::from_millis(500));
     server
         .log
         .wait_for(mark, SHORT, "session_timeout", |r| {
@@ -141,7 +141,7 @@ async fn idle_session_timeout_ends_the_session_with_57p05() {
     // Inside a transaction block the idle-session timer does not run.
     let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
     c.query("BEGIN").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(status(&c.query("SELECT 1").await), b'T');
     c.terminate().await;
 }
@@ -345,4 +345,70 @@ async fn a_client_vanishing_right_after_sending_a_statement_interrupts_it() {
     let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
     assert_eq!(scalar(&c.query("SELECT 1").await), "1");
     c.terminate().await;
+}
+
+#[tokio::test]
+async fn a_smart_shutdown_terminates_sessions_left_after_shutdown_timeout() {
+    let server = TestServer::with(|s| s.server.shutdown_timeout = Duration::from_secs(1));
+    let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    let started = Instant::now();
+    let stopping = tokio::task::spawn_blocking(move || {
+        server.shutdown(pgiris::session::run::Shutdown::Smart);
+    });
+    c.timeout = Duration::from_secs(4);
+    let e = c.expect_fatal("57P01").await;
+    assert_eq!(
+        message_of(&e),
+        "terminating connection due to administrator command"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    stopping.await.expect("shutdown");
+}
+
+/// Starts ENDLESS on a fresh session, then a fast shutdown; returns what
+/// the client received before the close and how long it took.
+async fn fast_shutdown_during_a_statement() -> (Vec<BackendMessage>, Duration) {
+    let server = TestServer::start();
+    let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    c.send_query(ENDLESS).await;
+    // Let the statement start; the outcome must be the same if it has not.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let stopping = tokio::task::spawn_blocking(move || {
+        server.shutdown(pgiris::session::run::Shutdown::Fast);
+    });
+    let r = c.read_until_closed().await;
+    let took = started.elapsed();
+    stopping.await.expect("shutdown");
+    (r, took)
+}
+
+#[tokio::test]
+async fn a_fast_shutdown_interrupts_a_running_statement_and_ends_with_57p01() {
+    let (r, took) = fast_shutdown_during_a_statement().await;
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let last = r
+        .last()
+        .unwrap_or_else(|| panic!("nothing before the close"));
+    assert_error(last, "FATAL", "57P01");
+    assert_eq!(
+        message_of(last),
+        "terminating connection due to administrator command"
+    );
+}
+
+/// PostgreSQL's fast shutdown answers a running statement with FATAL 57P01
+/// alone; pgiris first reports the interruption as ERROR 57014 "canceling
+/// statement due to user request" and a ReadyForQuery, then the FATAL. The
+/// conversation cannot tell an administrator's interrupt from a cancel.
+#[tokio::test]
+#[ignore = "known deviation: ERROR 57014 + ReadyForQuery precede FATAL 57P01 on a fast shutdown mid-statement"]
+async fn a_fast_shutdown_mid_statement_sends_only_fatal_57p01() {
+    let (r, _) = fast_shutdown_during_a_statement().await;
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert_error(&r[0], "FATAL", "57P01");
 }

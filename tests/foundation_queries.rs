@@ -362,6 +362,77 @@ async fn version_and_current_setting_answer_from_the_session() {
     assert_eq!(code_of(&e), "42704");
 }
 
+#[tokio::test]
+async fn large_results_stream_completely() {
+    let server = TestServer::start();
+    let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    let r = c
+        .query("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 20000) SELECT n, 'padding padding padding' FROM r")
+        .await;
+    let data = rows(&r);
+    assert_eq!(data.len(), 20_000);
+    assert_eq!(data[0][0].as_deref(), Some("1"));
+    assert_eq!(data[19_999][0].as_deref(), Some("20000"));
+    assert_eq!(tags(&r), vec!["SELECT 20000"]);
+    assert_eq!(status(&r), b'I');
+    c.terminate().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_query_is_an_error_and_the_session_goes_on() {
+    let server = TestServer::start();
+    let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    let body = b"SELECT '\xff'\0";
+    let mut msg = vec![b'Q'];
+    msg.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    msg.extend_from_slice(body);
+    c.send(&msg).await;
+    let r = c.read_until_ready().await;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert_error(&r[0], "ERROR", "22021");
+    assert_eq!(status(&r), b'I');
+    assert_eq!(scalar(&c.query("SELECT 3").await), "3");
+    c.terminate().await;
+}
+
+#[tokio::test]
+async fn terminate_inside_a_transaction_rolls_it_back() {
+    let server = TestServer::start();
+    let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    c.query("CREATE TABLE left_open (a int)").await;
+    c.query("BEGIN").await;
+    c.query("INSERT INTO left_open VALUES (1)").await;
+    c.terminate().await;
+    let (mut c, _) = RawClient::login(server.addr, USER_ALICE, Some("postgres")).await;
+    assert_eq!(
+        scalar(&c.query("SELECT count(*) FROM left_open").await),
+        "0"
+    );
+    // Not locked either.
+    assert_eq!(
+        tags(&c.query("INSERT INTO left_open VALUES (2)").await),
+        vec!["INSERT 0 1"]
+    );
+    c.terminate().await;
+}
+
+#[tokio::test]
+async fn databases_are_separate_files() {
+    let server = TestServer::start();
+    let (mut a, _) = RawClient::login(server.addr, ADMIN_USER, Some("postgres")).await;
+    let (mut b, _) = RawClient::login(server.addr, ADMIN_USER, Some("other")).await;
+    a.query("CREATE TABLE only_here (a int)").await;
+    let r = b.query("SELECT * FROM only_here").await;
+    assert_error(&r[0], "ERROR", "42P01");
+    assert_eq!(scalar(&b.query("SELECT current_database()").await), "other");
+    assert_eq!(
+        scalar(&a.query("SELECT current_database()").await),
+        "postgres"
+    );
+    a.terminate().await;
+    b.terminate().await;
+}
+
 /// The integer in column `i`, whatever integer or text type describes it
 /// (the embedded backend infers types of untyped expressions from values).
 fn int_value(row: &tokio_postgres::Row, i: usize) -> i64 {

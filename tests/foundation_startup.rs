@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use common::raw::{V3_0, V3_2, assert_error, login_from, message_of, version};
-use common::{ADMIN_USER, RawClient, Read, TestServer, USER_ALICE};
+use common::{ADMIN_USER, RawClient, Read, TestServer, USER_ALICE, USER_BOB};
 use pgiris::wire::backend::BackendMessage;
 use pgiris::wire::frontend::FrontendMessage;
 use pgiris::wire::startup::encode_startup;
@@ -486,12 +486,12 @@ async fn an_unconfigured_database_is_fatal_3d000_after_authentication() {
         let e = c.expect_fatal("3D000").await;
         assert_eq!(message_of(&e), format!("database \"{db}\" does not exist"));
     }
-    // The database defaults to the user name: user "nobody" has none.
+    // The database defaults to the user name: user bob has none.
     let mut c = RawClient::connect(server.addr).await;
-    c.send_startup(V3_0, &[("user", "nobody")]).await;
+    c.send_startup(V3_0, &[("user", USER_BOB)]).await;
     assert_eq!(c.read_message().await, auth_ok());
     let e = c.expect_fatal("3D000").await;
-    assert_eq!(message_of(&e), "database \"nobody\" does not exist");
+    assert_eq!(message_of(&e), "database \"bob\" does not exist");
     server.wait_sessions(0, SHORT).await;
     // No file was created for any of those names.
     let mut files: Vec<String> = std::fs::read_dir(server.data_dir())
@@ -501,7 +501,7 @@ async fn an_unconfigured_database_is_fatal_3d000_after_authentication() {
                 .collect()
         })
         .unwrap_or_default();
-    files.retain(|f| f.contains("nosuch") || f.contains("nobody"));
+    files.retain(|f| f.contains("nosuch") || f.contains("bob"));
     assert!(files.is_empty(), "{files:?}");
 }
 
