@@ -139,7 +139,10 @@ impl Actor for Session {
         let (codec, max_len) = FrameCodec::new(MAX_PRE_AUTH_MESSAGE);
         let framed = FramedRead::new(start.reader, codec);
         let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
-        ctx.spawn(run::read_frames(framed, tx, self.running.clone()).into_actor(self));
+        ctx.spawn(
+            run::read_frames(framed, tx, self.running.clone(), self.control.clone())
+                .into_actor(self),
+        );
         let control = self.control.clone();
         let log = self.log.clone();
         let mut conversation = start.conversation;

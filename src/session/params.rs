@@ -351,6 +351,25 @@ pub fn parse_millis(value: &str) -> Option<u64> {
     Some(ms as u64)
 }
 
+/// Writes milliseconds as PostgreSQL shows a time setting: in the largest
+/// unit that divides the value exactly ("5s", "1500ms", "1min", "0").
+pub fn format_millis(ms: u64) -> String {
+    if ms == 0 {
+        return "0".to_owned();
+    }
+    for (unit, factor) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1000),
+    ] {
+        if ms.is_multiple_of(factor) {
+            return format!("{}{unit}", ms / factor);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// Normalizes an encoding name; pgiris speaks only UTF8.
 pub fn normalize_client_encoding(value: &str) -> Option<&'static str> {
     let v: String = value
@@ -439,7 +458,7 @@ impl Params {
             values.insert(def.name.to_ascii_lowercase(), def.default.to_owned());
         }
         let version_num = server_version_num(d.server_version);
-        let ms = |d: Duration| d.as_millis().min(i32::MAX as u128).to_string();
+        let ms = |d: Duration| format_millis(d.as_millis().min(i32::MAX as u128) as u64);
         for (k, v) in [
             ("server_version", d.server_version.to_owned()),
             ("server_version_num", version_num),
@@ -538,9 +557,9 @@ impl Params {
                 }
                 n.to_string()
             }
-            Kind::Millis => parse_millis(value)
-                .ok_or_else(|| invalid_value(def.name, value))?
-                .to_string(),
+            Kind::Millis => {
+                format_millis(parse_millis(value).ok_or_else(|| invalid_value(def.name, value))?)
+            }
             Kind::ReadOnly => {
                 return Err(PgError::error(
                     sqlstate::CANT_CHANGE_RUNTIME_PARAM,
@@ -734,7 +753,7 @@ impl Params {
     /// A timeout setting as a Duration (0 = off).
     pub fn timeout(&self, name: &str) -> Duration {
         self.get(name)
-            .and_then(|v| v.parse::<u64>().ok())
+            .and_then(parse_millis)
             .map(Duration::from_millis)
             .unwrap_or(Duration::ZERO)
     }
@@ -777,7 +796,7 @@ mod tests {
         assert_eq!(sorted, REPORTED_AT_STARTUP);
         assert_eq!(p.get("server_version_num"), Some("160009"));
         assert_eq!(p.get("session_authorization"), Some("alice"));
-        assert_eq!(p.get("idle_session_timeout"), Some("5000"));
+        assert_eq!(p.get("idle_session_timeout"), Some("5s"));
     }
 
     #[test]
@@ -858,5 +877,23 @@ mod tests {
         assert_eq!(parse_millis("-1"), None);
         assert_eq!(parse_millis("1 fortnight"), None);
         assert_eq!(parse_millis("99999999999"), None);
+    }
+
+    #[test]
+    fn time_settings_show_in_postgresql_units() {
+        assert_eq!(format_millis(0), "0");
+        assert_eq!(format_millis(1500), "1500ms");
+        assert_eq!(format_millis(5000), "5s");
+        assert_eq!(format_millis(60_000), "1min");
+        assert_eq!(format_millis(7_200_000), "2h");
+        assert_eq!(format_millis(86_400_000), "1d");
+        let mut p = params();
+        p.set("statement_timeout", "5000", false, false).unwrap();
+        assert_eq!(p.show("statement_timeout").unwrap().0, "5s");
+        assert_eq!(p.timeout("statement_timeout"), Duration::from_secs(5));
+        p.set("lock_timeout", "90s", false, false).unwrap();
+        assert_eq!(p.show("lock_timeout").unwrap().0, "90s");
+        p.set("lock_timeout", "0.5s", false, false).unwrap();
+        assert_eq!(p.show("lock_timeout").unwrap().0, "500ms");
     }
 }

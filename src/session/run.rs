@@ -34,11 +34,16 @@ pub enum Shutdown {
     Fast,
 }
 
-/// Signals from outside the loop (the actor's message handlers).
+/// Signals between the loop, the frame reader and the actor's handlers.
 #[derive(Default)]
 pub struct Control {
     shutdown: Cell<Option<Shutdown>>,
     notify: Notify,
+    /// Released once the login has started: the reader decodes nothing
+    /// before, so a message pipelined behind the startup packet is framed
+    /// with the limit of the phase that reads it (a trust login is complete
+    /// by then), as PostgreSQL reads it only when it needs it.
+    start_reading: Notify,
 }
 
 impl Control {
@@ -76,13 +81,22 @@ impl EndReason {
 
 type Incoming = Result<Frame, CodecError>;
 
-/// Reads frames and hands them to the session. On end of stream it
-/// interrupts whatever statement is running.
+/// How often a session whose client is gone re-checks for a statement to
+/// interrupt.
+const GONE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Reads frames and hands them to the session. Once the client is gone (end
+/// of stream or a read error) it interrupts the statement running, and any
+/// that frames already queued start afterwards: nobody can read their
+/// results, and a statement that never ends must not keep the slot and the
+/// backend connection (PostgreSQL's client_connection_check_interval).
 pub async fn read_frames<R: AsyncRead + Unpin>(
     mut framed: FramedRead<R, FrameCodec>,
     tx: mpsc::Sender<Incoming>,
     running: Rc<RefCell<Option<Interrupter>>>,
+    control: Rc<Control>,
 ) {
+    control.start_reading.notified().await;
     loop {
         let next = tokio::select! {
             f = framed.next() => f,
@@ -94,17 +108,25 @@ pub async fn read_frames<R: AsyncRead + Unpin>(
                     return;
                 }
             }
-            Some(Err(e)) => {
-                let _ = tx.send(Err(e)).await;
+            Some(Err(CodecError::Protocol(e))) => {
+                let _ = tx.send(Err(CodecError::Protocol(e))).await;
                 return;
             }
-            None => {
-                if let Some(i) = running.borrow().as_ref() {
-                    i.interrupt();
-                }
-                return;
+            Some(Err(CodecError::Io(e))) => {
+                let _ = tx.send(Err(CodecError::Io(e))).await;
+                break;
             }
+            None => break,
         }
+    }
+    // The session ends when it has drained the queue; the actor then drops
+    // this future.
+    drop(tx);
+    loop {
+        if let Some(i) = running.borrow().as_ref() {
+            i.interrupt();
+        }
+        tokio::time::sleep(GONE_POLL).await;
     }
 }
 
@@ -127,6 +149,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
     if logged_in {
         max_len.set(MAX_MESSAGE);
     }
+    control.start_reading.notify_one();
     loop {
         let timer = conv.idle_timer();
         let sleep_until = match timer {

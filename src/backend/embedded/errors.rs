@@ -113,6 +113,10 @@ fn map_message(msg: &str) -> PgError {
             format!("function {f} does not exist"),
         );
     }
+    if msg.starts_with("unrecognized configuration parameter") {
+        // current_setting() of an unknown name.
+        return PgError::error(sqlstate::UNDEFINED_OBJECT, msg.to_owned());
+    }
     if msg.starts_with("wrong number of arguments to function") {
         return PgError::error(sqlstate::UNDEFINED_FUNCTION, msg.to_owned());
     }
@@ -193,5 +197,8 @@ mod tests {
         assert_eq!(run("INSERT INTO t VALUES (3, NULL)").code, "23502");
         assert_eq!(run("CREATE TABLE t (a int)").code, "42P07");
         assert_eq!(run("SELECT nofunc(1)").code, "42883");
+        let e = map_message("unrecognized configuration parameter \"nope\"");
+        assert_eq!(e.code, "42704");
+        assert_eq!(e.message, "unrecognized configuration parameter \"nope\"");
     }
 }
