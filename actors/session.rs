@@ -99,6 +99,7 @@ pub struct Session {
     start: Option<SessionStart>,
     control: Rc<Control>,
     running: Rc<RefCell<Option<Interrupter>>>,
+    terminating: Rc<Cell<bool>>,
     guard: Option<SlotGuard>,
     end: Option<EndReason>,
     started: Instant,
@@ -112,6 +113,7 @@ impl Session {
         let log_connections = start.log_connections;
         Session {
             running: start.conversation.running_statement(),
+            terminating: start.conversation.terminating(),
             start: Some(start),
             control: Rc::new(Control::default()),
             guard: None,
@@ -173,6 +175,9 @@ impl Handler<AdminShutdown> for Session {
     type Result = ();
 
     fn handle(&mut self, m: AdminShutdown, _: &mut Context<Self>) {
+        if m.0 == Shutdown::Fast {
+            self.terminating.set(true);
+        }
         self.control.shutdown(m.0);
         if m.0 == Shutdown::Fast
             && let Some(i) = self.running.borrow().as_ref()

@@ -404,7 +404,7 @@ pub struct EncodingSink {
     max_rows: u64,
     rows: u64,
     columns: Option<Vec<Column>>,
-    types: Vec<(Oid, Format)>,
+    types: Vec<(Oid, i32, Format)>,
     held: VecDeque<Bytes>,
 }
 
@@ -469,7 +469,7 @@ impl EncodingSink {
 pub fn check_result_formats(
     columns: &[Column],
     formats: &[i16],
-) -> Result<Vec<(Oid, Format)>, PgError> {
+) -> Result<Vec<(Oid, i32, Format)>, PgError> {
     if formats.len() > 1 && formats.len() != columns.len() {
         return Err(PgError::protocol_violation(format!(
             "bind message has {} result formats but query has {} columns",
@@ -491,7 +491,7 @@ pub fn check_result_formats(
                     ),
                 ));
             }
-            Ok((c.type_oid, f))
+            Ok((c.type_oid, c.type_modifier, f))
         })
         .collect()
 }
@@ -500,11 +500,11 @@ pub fn check_result_formats(
 pub fn encode_data_row(
     out: &mut BytesMut,
     cells: &[Cell<'_>],
-    types: &[(Oid, Format)],
+    types: &[(Oid, i32, Format)],
 ) -> Result<(), PgError> {
     let at = msg::begin(out, b'D');
     out.put_i16(cells.len() as i16);
-    for (cell, (oid, format)) in cells.iter().zip(types) {
+    for (cell, (oid, typmod, format)) in cells.iter().zip(types) {
         if matches!(cell, Cell::Null) {
             out.put_i32(-1);
             continue;
@@ -512,8 +512,8 @@ pub fn encode_data_row(
         let len_at = out.len();
         out.put_i32(0);
         match format {
-            Format::Text => types::encode_text(*cell, *oid, out)?,
-            Format::Binary => types::encode_binary(*cell, *oid, out)?,
+            Format::Text => types::encode_text_with_typmod(*cell, *oid, *typmod, out)?,
+            Format::Binary => types::encode_binary_with_typmod(*cell, *oid, *typmod, out)?,
         }
         let len = (out.len() - len_at - 4) as i32;
         out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());

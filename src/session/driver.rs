@@ -163,6 +163,9 @@ pub struct Conversation<W> {
     /// Whether the frame after the current one is already known to be a
     /// Sync: then a single Execute needs no implicit transaction.
     next_is_sync: bool,
+    /// Set by the actor on an administrator's fast shutdown, so that the
+    /// interrupted statement ends with FATAL 57P01, not a cancel.
+    terminating: Rc<std::cell::Cell<bool>>,
     /// The interrupter of the statement running now (shared with the actor,
     /// which uses it when the client disconnects mid-statement).
     running: Rc<std::cell::RefCell<Option<Interrupter>>>,
@@ -284,8 +287,14 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             implicit_failed: false,
             described: HashMap::new(),
             next_is_sync: false,
+            terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
         }
+    }
+
+    /// The flag the actor sets before interrupting for a fast shutdown.
+    pub fn terminating(&self) -> Rc<std::cell::Cell<bool>> {
+        self.terminating.clone()
     }
 
     /// The interrupter slot the actor watches.
@@ -635,6 +644,11 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         let flow = match m {
             FrontendMessage::Query(q) => {
                 self.simple_query(&q).await;
+                if matches!(self.phase, Phase::Closed) {
+                    let _ = self.flush().await;
+                    let _ = self.writer.shutdown().await;
+                    return Flow::Close;
+                }
                 self.ready_for_query();
                 self.flush().await
             }
@@ -711,7 +725,13 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 self.fatal(&e).await
             }
         };
-        if flow == Flow::Continue && self.out.len() >= FLUSH_THRESHOLD {
+        if flow == Flow::Close {
+            // A FATAL error is in the buffer: it must reach the client.
+            let _ = self.flush().await;
+            let _ = self.writer.shutdown().await;
+            return Flow::Close;
+        }
+        if self.out.len() >= FLUSH_THRESHOLD {
             return self.flush().await;
         }
         flow
@@ -831,6 +851,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             let r = self.run_command(stmt, cmd, None, 0, &[], &[], true).await;
             if let Err(e) = r {
                 msg::error_response(&mut self.out, &e);
+                if e.is_fatal() {
+                    self.phase = Phase::Closed;
+                    return;
+                }
                 self.after_error();
                 failed = true;
                 break;
@@ -1109,7 +1133,8 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             .iter()
             .map(|v| crate::backend::Cell::Text(v))
             .collect();
-        let types: Vec<(Oid, Format)> = vec![(types::oid::TEXT, Format::Text); values.len()];
+        let types: Vec<(Oid, i32, Format)> =
+            vec![(types::oid::TEXT, -1, Format::Text); values.len()];
         // Text cells of type text cannot fail to encode.
         let _ = crate::backend::worker::encode_data_row(&mut self.out, &cells, &types);
     }
@@ -1161,6 +1186,12 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         };
         *self.running.borrow_mut() = None;
         match result {
+            Err(e) if e.code == sqlstate::QUERY_CANCELED && self.terminating.get() => {
+                Err(PgError::fatal(
+                    sqlstate::ADMIN_SHUTDOWN,
+                    "terminating connection due to administrator command",
+                ))
+            }
             Ok(done) => Ok(done),
             Err(e) if timed_out && e.code == sqlstate::QUERY_CANCELED => {
                 Err(PgError::statement_timeout())
