@@ -216,7 +216,7 @@ impl LoginReply {
             server_version: r.text("server version")?,
             ..LoginReply::default()
         };
-        let mut next_int = |r: &mut ListReader<'_>| -> Result<i64, ListError> {
+        let next_int = |r: &mut ListReader<'_>| -> Result<i64, ListError> {
             Ok(match r.next_item()? {
                 Some(item) => item.as_i64().unwrap_or(0),
                 None => 0,

@@ -568,7 +568,7 @@ fn parse_bytea(s: &str) -> Result<Vec<u8>, PgError> {
     };
     if let Some(hex) = s.strip_prefix("\\x").or_else(|| s.strip_prefix("\\X")) {
         let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(bad());
         }
         return digits
