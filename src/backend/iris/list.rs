@@ -262,7 +262,7 @@ impl<'a> ListReader<'a> {
     }
 
     /// Skips `n` items.
-    pub fn skip(&mut self, n: usize, expected: &'static str) -> Result<(), ListError> {
+    pub fn skip_items(&mut self, n: usize, expected: &'static str) -> Result<(), ListError> {
         for _ in 0..n {
             self.item(expected)?;
         }

@@ -588,7 +588,7 @@ fn parse_sql(r: &mut ListReader<'_>) -> Result<String, ListError> {
 
 fn parse_param_info(r: &mut ListReader<'_>) -> Result<usize, ListError> {
     let n = count(r, "paramInfo count")?;
-    r.skip(2 * n, "paramInfo entry")?;
+    r.skip_items(2 * n, "paramInfo entry")?;
     Ok(n)
 }
 
