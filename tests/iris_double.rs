@@ -565,3 +565,63 @@ fn sink_errors_close_the_cursor_and_keep_the_connection() {
     c.execute(&stmt, &mut all).unwrap();
     assert_eq!(all.rows.len(), 5);
 }
+
+#[test]
+fn recording_proxy_forwards_and_records_both_directions() {
+    let d = double();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rec.jsonl");
+    let upstream = d.addr().to_string();
+    let out2 = out.clone();
+    thread::spawn(move || {
+        let _ = pgiris::backend::iris::recorder::run_recorder(listener, upstream, Some(out2));
+    });
+    let b = backend(proxy);
+    let mut c = connect(&b);
+    assert_eq!(rows(c.as_mut(), "SELECT 7", &[]), vec![vec![s("7")]]);
+    drop(c);
+    // The proxy writes the closing line once both directions ended.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.contains("\"event\":\"closed\"") || Instant::now() > deadline {
+            break text;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let frames: Vec<(String, String)> = lines
+        .iter()
+        .filter(|l| l.get("dir").is_some())
+        .map(|l| {
+            (
+                l["dir"].as_str().unwrap().to_string(),
+                l["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = |d: &str, c: &str| (d.to_string(), c.to_string());
+    assert_eq!(
+        frames,
+        vec![
+            expect("C->S", "HS"),
+            expect("S->C", "0x0000"),
+            expect("C->S", "CN"),
+            expect("S->C", "0x0000"),
+            expect("C->S", "DQ"),
+            expect("S->C", "0x0000"),
+            expect("S->C", "0x6400"),
+            expect("C->S", "DC"),
+        ]
+    );
+    let dq = lines.iter().find(|l| l["code"] == "DQ").unwrap();
+    assert_eq!(dq["msg_id"], 5);
+    assert_eq!(dq["stmt_id"], 1);
+    assert_eq!(dq["decoded"][1]["ascii"], "SELECT 7");
+    assert_eq!(lines.last().unwrap()["event"], "closed");
+}

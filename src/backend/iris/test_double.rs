@@ -70,6 +70,9 @@ pub struct DoubleConfig {
     /// The protocol and feature bits of the `HS` reply.
     pub protocol: u16,
     pub features: u16,
+    /// SQLite statements run when a namespace's database is created
+    /// (tables a scenario expects to exist).
+    pub init_sql: Vec<String>,
 }
 
 impl std::fmt::Debug for DoubleConfig {
@@ -94,6 +97,7 @@ impl Default for DoubleConfig {
             tls: None,
             protocol: message::PROTOCOL_65,
             features: 1,
+            init_sql: Vec::new(),
         }
     }
 }
@@ -133,7 +137,11 @@ impl Shared {
         let uri = self.db_uri(namespace);
         let mut anchors = lock(&self.anchors);
         if !anchors.contains_key(namespace) {
-            anchors.insert(namespace.to_string(), rusqlite::Connection::open(&uri)?);
+            let anchor = rusqlite::Connection::open(&uri)?;
+            for sql in &self.config.init_sql {
+                anchor.execute_batch(sql)?;
+            }
+            anchors.insert(namespace.to_string(), anchor);
         }
         let conn = rusqlite::Connection::open(&uri)?;
         conn.busy_timeout(Duration::from_secs(10))?;
