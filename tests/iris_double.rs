@@ -210,6 +210,11 @@ fn describe_then_execute_uses_the_prepared_statement() {
     );
     assert_eq!(got, vec![vec![s("5"), s("Eve")]]);
     drop(c);
+    // The double records DC once it has read it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.connection_count() > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
     d.stop();
     let capture = std::fs::read_to_string(&record).unwrap();
     let codes: Vec<String> = capture
@@ -624,4 +629,33 @@ fn recording_proxy_forwards_and_records_both_directions() {
     assert_eq!(dq["stmt_id"], 1);
     assert_eq!(dq["decoded"][1]["ascii"], "SELECT 7");
     assert_eq!(lines.last().unwrap()["event"], "closed");
+}
+
+#[test]
+fn a_server_that_stops_answering_times_out() {
+    // Login: a listener that accepts and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut st = settings(silent.local_addr().unwrap());
+    st.connect_timeout = Duration::from_millis(500);
+    let b = IrisBackend::with_password(&st, Some(Secret::new("SYS"))).unwrap();
+    let start = Instant::now();
+    let e = b.connect(&service()).err().expect("no answer");
+    assert_eq!(e.code, "08006", "{e:?}");
+    assert!(e.message.contains("login"), "{}", e.message);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    drop(silent);
+
+    // A statement: the double does not honour IRIS's statement timeout, so
+    // the socket's read timeout (query_timeout plus a grace) ends the wait.
+    let d = double();
+    let mut st = settings(d.addr());
+    st.query_timeout = Duration::from_secs(1);
+    let b = IrisBackend::with_password(&st, Some(Secret::new("SYS"))).unwrap();
+    let mut c = b.connect(&service()).unwrap();
+    let start = Instant::now();
+    let e = run(c.as_mut(), SLOW, &[]).unwrap_err();
+    assert_eq!(e.code, "57014", "{e:?}");
+    assert!(e.message.contains("query timeout"), "{}", e.message);
+    assert!(start.elapsed() < Duration::from_secs(6));
+    assert!(!c.is_usable());
 }

@@ -36,13 +36,22 @@ use super::types::{self, RowBuffers};
 
 /// How long a write may block before the connection counts as lost.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Added to `query_timeout` for the socket read timeout, so IRIS's own
-/// timeout (sent with each statement) fires first and reports an SQLCODE.
-const READ_TIMEOUT_GRACE: Duration = Duration::from_secs(5);
-/// TCP keepalive: a vanished IRIS host is noticed within about a minute even
-/// without a query timeout.
+/// TCP keepalive: a vanished IRIS host is noticed within about a minute
+/// (30 s idle, then 3 probes 10 s apart) even without a query timeout.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// The socket read timeout for a query timeout: a little longer, so that
+/// IRIS's own timeout (sent with each statement) fires first and reports an
+/// SQLCODE; the socket timeout catches a server that stopped answering.
+fn read_timeout_for(query_timeout: Duration) -> Option<Duration> {
+    if query_timeout.is_zero() {
+        return None;
+    }
+    let grace = (query_timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(5));
+    Some(query_timeout + grace)
+}
 /// Prepared statements kept per connection (from `describe`).
 const PREPARED_CAPACITY: usize = 64;
 
@@ -335,7 +344,8 @@ impl IrisConnection {
         let _ = sock.set_nodelay(true);
         let keepalive = socket2::TcpKeepalive::new()
             .with_time(KEEPALIVE_IDLE)
-            .with_interval(KEEPALIVE_INTERVAL);
+            .with_interval(KEEPALIVE_INTERVAL)
+            .with_retries(KEEPALIVE_RETRIES);
         let _ = socket2::SockRef::from(&sock).set_tcp_keepalive(&keepalive);
         let login_timeout = if p.connect_timeout.is_zero() {
             Duration::from_secs(10)
@@ -439,12 +449,7 @@ impl IrisConnection {
             )));
         }
 
-        let read_timeout = if p.query_timeout.is_zero() {
-            None
-        } else {
-            Some(p.query_timeout + READ_TIMEOUT_GRACE)
-        };
-        set_timeouts(&control, read_timeout, WRITE_TIMEOUT)?;
+        set_timeouts(&control, read_timeout_for(p.query_timeout), WRITE_TIMEOUT)?;
         let compact_doubles = handshake.compact_doubles();
         Ok(IrisConnection {
             io,
