@@ -320,6 +320,9 @@ fn convert(
         }
         odbc::DATE_HOROLOG | odbc::DATE | odbc::TYPE_DATE if item.as_i64().is_some() => {
             let day = item.as_i64().unwrap_or(0);
+            if day.unsigned_abs() > MAX_DAYS as u64 {
+                return Err(bad_value(odbc_type, item));
+            }
             let (y, m, d) = civil_from_days(day - HOROLOG_EPOCH_OFFSET);
             text.push_str(&format_date(y, m, d));
             Slot::Text
@@ -393,6 +396,10 @@ fn trim_fraction(text: &mut String) {
 
 /// Days from 1970-01-01 to 1840-12-31 (day 0 of $HOROLOG), negated.
 const HOROLOG_EPOCH_OFFSET: i64 = 47117;
+
+/// Day numbers beyond this (about 2.7 million years) are refused rather than
+/// overflowing the calendar arithmetic; PostgreSQL's own range is smaller.
+const MAX_DAYS: i64 = 1_000_000_000;
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant).
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -703,6 +710,22 @@ mod tests {
             cell_text(odbc::TIMESTAMP_POSIX, Item::Int(raw)),
             "text 2024-01-02 03:04:05.25"
         );
+    }
+
+    #[test]
+    fn absurd_dates_are_errors_not_panics() {
+        for v in [i64::MAX, i64::MIN, MAX_DAYS + 1] {
+            assert!(
+                RowBuffers::new(1)
+                    .set(0, odbc::DATE_HOROLOG, &Item::Int(v))
+                    .is_err()
+            );
+        }
+        for v in [i64::MAX, i64::MIN, 0, -1] {
+            let mut b = RowBuffers::new(1);
+            let _ = b.set(0, odbc::TIMESTAMP_POSIX, &Item::Int(v));
+            let _ = b.set(0, odbc::TIME_HOROLOG, &Item::Int(v));
+        }
     }
 
     #[test]
