@@ -208,6 +208,10 @@ fn random_replies_never_panic_the_decoders() {
             }
             w.into_bytes()
         };
+        if body.len() > 2048 {
+            // Long items are covered by the round-trip test; keep this fast.
+            continue;
+        }
         let _ = HandshakeReply::parse(&body);
         let _ = LoginReply::parse(&body);
         let _ = LoginFields::parse(&body);
