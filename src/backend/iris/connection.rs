@@ -13,7 +13,9 @@
 //! half-read stream. The [`Interrupter`] shuts the socket down while a call
 //! runs; that call then fails with 57014 and the connection is discarded
 //! (IRIS has no cancel message; the server ends the job when the socket
-//! closes).
+//! closes). After a loss, `in_transaction()` keeps reporting the transaction
+//! that was open, so the session can tell the client it was lost instead of
+//! silently continuing outside it.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufReader, Read, Write};
