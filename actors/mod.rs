@@ -110,9 +110,9 @@ fn make_backend(settings: &Settings) -> Result<Arc<dyn Backend>, String> {
         BackendKind::Embedded => EmbeddedBackend::new(&settings.backend.embedded)
             .map(|b| Arc::new(b) as Arc<dyn Backend>)
             .map_err(|e| e.message),
-        BackendKind::Iris => {
-            Err("backend.kind = \"iris\" is not available in this build yet".into())
-        }
+        BackendKind::Iris => crate::backend::iris::IrisBackend::new(&settings.backend.iris)
+            .map(|b| Arc::new(b) as Arc<dyn Backend>)
+            .map_err(|e| e.to_string()),
     }
 }
 

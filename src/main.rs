@@ -27,6 +27,24 @@ enum Command {
     Serve,
     /// Validate the configuration and the files it names, then exit.
     CheckConfig,
+    /// Record IRIS SuperServer traffic as JSON lines (a proxy in front of a
+    /// real IRIS; the lines have the format of the reference captures).
+    /// Listens on the global --listen address.
+    IrisRecord {
+        /// The real IRIS, HOST:PORT.
+        #[arg(long)]
+        upstream: String,
+        /// Where to write the JSON lines (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the IRIS test double: a stand-in SuperServer for tests, backed by
+    /// SQLite (not IRIS; see docs/iris.md). Listens on --listen.
+    IrisTestDouble {
+        /// Record the requests it receives as JSON lines.
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
     /// Print a users-file line with a SCRAM-SHA-256 verifier for USER.
     Passwd {
         user: String,
@@ -104,8 +122,42 @@ fn check_files(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
+/// The listen address of the IRIS tools (the global --listen).
+fn tool_listener(global: &[String]) -> Result<std::net::TcpListener, String> {
+    let addr = global
+        .first()
+        .ok_or("give the address to listen on with --listen ADDR")?;
+    std::net::TcpListener::bind(addr).map_err(|e| format!("could not listen on {addr}: {e}"))
+}
+
+fn run_tool(r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pgiris: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The IRIS tools need no configuration.
+    match &cli.command {
+        Some(Command::IrisRecord { upstream, out }) => {
+            return run_tool(tool_listener(&cli.listen).and_then(|l| {
+                pgiris::backend::iris::recorder::run_recorder(l, upstream.clone(), out.clone())
+                    .map_err(|e| e.to_string())
+            }));
+        }
+        Some(Command::IrisTestDouble { record }) => {
+            return run_tool(tool_listener(&cli.listen).and_then(|l| {
+                pgiris::backend::iris::test_double::run_test_double(l, record.clone())
+                    .map_err(|e| e.to_string())
+            }));
+        }
+        _ => {}
+    }
     let (settings, path) = match load(&cli) {
         Ok(x) => x,
         Err(e) => {
@@ -114,6 +166,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
+        Command::IrisRecord { .. } | Command::IrisTestDouble { .. } => ExitCode::SUCCESS,
         Command::Passwd { user, stdin } => match read_password(stdin) {
             Ok(password) => {
                 println!(
