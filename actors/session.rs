@@ -76,6 +76,10 @@ impl Authenticate for AuthClient {
     }
 
     fn report(&self, facts: &LoginFacts, success: bool) {
+        // Only failures feed the throttle: a success costs no message.
+        if success {
+            return;
+        }
         self.authenticator.do_send(Outcome {
             peer: facts.peer.map(|p| p.ip()),
             success,

@@ -134,7 +134,7 @@ pub struct Statement<'a> {
     /// Parameter types as the client declared them (0 = unspecified). May be
     /// shorter than `params`.
     pub param_types: &'a [Oid],
-    pub session: &'a SessionSnapshot,
+    pub session: &'a Arc<SessionSnapshot>,
 }
 
 /// Receives a statement's result as the backend produces it.

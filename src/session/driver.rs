@@ -93,6 +93,8 @@ pub struct SessionConfig {
     pub pool_mode: PoolMode,
     /// Debug builds: a Query with this text panics in the session.
     pub panic_on_query: Option<String>,
+    /// Log the authenticated / authorized lines (log.connections).
+    pub log_connections: bool,
 }
 
 /// Where the conversation is.
@@ -163,6 +165,9 @@ pub struct Conversation<W> {
     /// Whether the frame after the current one is already known to be a
     /// Sync: then a single Execute needs no implicit transaction.
     next_is_sync: bool,
+    /// Whether the backend connection may hold state beyond plain queries
+    /// (a transaction, DDL, PRAGMAs): the pool then resets it.
+    dirty: bool,
     /// Set by the actor on an administrator's fast shutdown, so that the
     /// interrupted statement ends with FATAL 57P01, not a cancel.
     terminating: Rc<std::cell::Cell<bool>>,
@@ -287,6 +292,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             implicit_failed: false,
             described: HashMap::new(),
             next_is_sync: false,
+            dirty: false,
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
         }
@@ -372,7 +378,21 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
     pub async fn close(&mut self) {
         self.phase = Phase::Closed;
         self.portals.clear();
-        self.lease = None;
+        self.give_back_lease();
+    }
+
+    /// Returns the backend connection; a connection that saw only plain
+    /// queries outside transactions needs no reset.
+    fn give_back_lease(&mut self) {
+        if let Some(mut lease) = self.lease.take()
+            && !self.dirty
+            && self.status == TransactionStatus::Idle
+            && !self.implicit_block
+            && self.running.borrow().is_none()
+        {
+            lease.mark_clean();
+        }
+        self.dirty = false;
     }
 
     /// Starts the login: NegotiateProtocolVersion if needed, then the first
@@ -501,8 +521,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                         auth_message(&mut self.out, &m);
                     }
                     self.auth.report(&self.facts, true);
-                    info!(self.log, "connection authenticated"; "event" => event::AUTHENTICATED,
-                        "method" => method, "database" => &self.startup.database);
+                    if self.config.log_connections {
+                        info!(self.log, "connection authenticated"; "event" => event::AUTHENTICATED,
+                            "method" => method, "database" => &self.startup.database);
+                    }
                     return self.complete_login().await;
                 }
                 Step::Failure(f) => {
@@ -548,9 +570,11 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         msg::backend_key_data(&mut self.out, self.pid, &self.secret);
         msg::ready_for_query(&mut self.out, TransactionStatus::Idle);
         self.phase = Phase::Ready;
-        info!(self.log, "connection authorized"; "event" => event::AUTHORIZED,
+        if self.config.log_connections {
+            info!(self.log, "connection authorized"; "event" => event::AUTHORIZED,
             "user" => &self.startup.user, "database" => &db,
             "application_name" => self.params.get("application_name").unwrap_or(""));
+        }
         self.flush().await
     }
 
@@ -818,7 +842,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             && self.status == TransactionStatus::Idle
             && !self.implicit_block
         {
-            self.lease = None;
+            self.give_back_lease();
         }
     }
 
@@ -876,6 +900,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
     }
 
     async fn backend_tx(&mut self, op: TxOp) -> Result<bool, PgError> {
+        self.dirty = true;
         let lease = self.acquire().await?;
         lease.transaction(op).await
     }
@@ -1094,6 +1119,13 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             Command::Unlisten => "UNLISTEN".to_owned(),
             Command::Unsupported(m) => return Err(PgError::feature_not_supported(m)),
             Command::Backend { verb, .. } => {
+                if !matches!(
+                    verb.as_str(),
+                    "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE"
+                ) {
+                    // DDL, PRAGMA, anything that may change the connection.
+                    self.dirty = true;
+                }
                 let session = self.snapshot();
                 let req = ExecRequest {
                     sql: Arc::from(stmt),

@@ -86,7 +86,7 @@ pub fn run(
     sql: &str,
     params: &[Value],
 ) -> Result<(ExecOutcome, Collect), PgError> {
-    let snap = snapshot();
+    let snap = std::sync::Arc::new(snapshot());
     let stmt = Statement {
         sql,
         params,

@@ -153,11 +153,11 @@ impl EmbeddedConnection {
         })
     }
 
-    fn set_session(&self, s: &SessionSnapshot) {
+    fn set_session(&self, s: &Arc<SessionSnapshot>) {
         if let Ok(mut g) = self.session.lock()
-            && **g != *s
+            && !Arc::ptr_eq(&g, s)
         {
-            *g = Arc::new(s.clone());
+            *g = s.clone();
         }
     }
 }
@@ -567,7 +567,7 @@ mod tests {
                 Ok(())
             }
         }
-        let snap = SessionSnapshot::default();
+        let snap = Arc::new(SessionSnapshot::default());
         let mut sink = Collect(vec![]);
         let out = conn.execute(
             &Statement {
