@@ -263,6 +263,12 @@ pub async fn negotiate(tcp: TcpStream, tls: Option<&TlsContext>) -> Result<Negot
 }
 
 fn finish(phase: Phase, leftover: BytesMut, request: Request, direct_tls: bool) -> Negotiated {
+    // Nothing read ahead (the usual case): keep no buffer.
+    let leftover = if leftover.is_empty() {
+        BytesMut::new()
+    } else {
+        leftover
+    };
     let (transport, tls) = match phase {
         Phase::Plain(t) => (Transport::Plain(t), None),
         Phase::Tls(t) => {

@@ -270,7 +270,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         });
         Conversation {
             writer,
-            out: BytesMut::with_capacity(8192),
+            out: BytesMut::new(),
             log,
             startup,
             pid,
@@ -353,6 +353,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         }
         let r = self.writer.write_all(&self.out).await;
         self.out.clear();
+        // An idle session keeps no large buffer after a big result.
+        if self.out.capacity() > 64 * 1024 {
+            self.out = BytesMut::new();
+        }
         match r {
             Ok(()) => Flow::Continue,
             Err(_) => {
@@ -796,7 +800,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             database: self.startup.database.clone(),
             backend_pid: self.pid,
             version: self.config.version_text.clone(),
-            settings: self.params.all().clone(),
+            settings: self.params.view(),
         });
         self.snapshot = Some(s.clone());
         s

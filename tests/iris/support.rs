@@ -60,7 +60,7 @@ pub fn snapshot() -> SessionSnapshot {
         database: "USER".into(),
         backend_pid: 4711,
         version: "PostgreSQL 16.9 (pgiris test) on InterSystems IRIS".into(),
-        settings,
+        settings: pgiris::session::params::SettingsView::from_map(settings),
     }
 }
 
