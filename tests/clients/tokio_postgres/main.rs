@@ -765,15 +765,15 @@ async fn main() {
     start("connect");
     let mut client = match d.connect().await {
         Ok(c) => {
-            emit(
-                "connect",
-                true,
-                if d.env.tls {
-                    "tls (sslmode=require semantics: TLS or no connection)"
-                } else {
-                    "plaintext"
-                },
-            );
+            // SslMode::Require: TLS or no connection at all.
+            let detail = if !d.env.tls {
+                "plaintext".to_owned()
+            } else if d.env.sslmode.starts_with("verify") {
+                "tls, certificate verified against PGIRIS_MATRIX_CA_FILE".to_owned()
+            } else {
+                "tls, certificate not checked (sslmode=require)".to_owned()
+            };
+            emit("connect", true, &detail);
             c
         }
         Err(e) => {
