@@ -165,6 +165,8 @@ pub struct Conversation<W> {
     /// Whether the frame after the current one is already known to be a
     /// Sync: then a single Execute needs no implicit transaction.
     next_is_sync: bool,
+    /// An ErrorResponse was written outside a Sync: send it now.
+    flush_now: bool,
     /// Whether the backend connection may hold state beyond plain queries
     /// (a transaction, DDL, PRAGMAs): the pool then resets it.
     dirty: bool,
@@ -292,6 +294,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             implicit_failed: false,
             described: HashMap::new(),
             next_is_sync: false,
+            flush_now: false,
             dirty: false,
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
@@ -759,7 +762,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             let _ = self.writer.shutdown().await;
             return Flow::Close;
         }
-        if self.out.len() >= FLUSH_THRESHOLD {
+        if self.out.len() >= FLUSH_THRESHOLD || std::mem::take(&mut self.flush_now) {
             return self.flush().await;
         }
         flow
@@ -770,6 +773,9 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             Ok(f) => f(&mut self.out),
             Err(e) => {
                 msg::error_response(&mut self.out, &e);
+                // PostgreSQL sends an error at once (no Sync or Flush
+                // needed): clients such as asyncpg wait for it.
+                self.flush_now = true;
                 self.after_error();
                 self.ignore_till_sync = true;
                 if self.implicit_block {

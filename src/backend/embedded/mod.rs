@@ -7,6 +7,7 @@
 //! (`translate`), and result types are taken from declared column types and
 //! the statement text (`infer`), so RowDescription carries PostgreSQL OIDs.
 
+pub mod catalog;
 pub mod errors;
 pub mod infer;
 pub mod schema;
@@ -144,6 +145,7 @@ impl EmbeddedConnection {
         register_session_functions(&conn, &session).map_err(map_error)?;
         let clock = TransactionClock::new();
         translate::register_functions_with_clock(&conn, &clock).map_err(map_error)?;
+        catalog::attach(&conn).map_err(map_error)?;
         Ok(EmbeddedConnection {
             conn,
             session,
