@@ -77,10 +77,12 @@ impl Logs {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
     }
 
-    /// Every line, parsed; a line that is not JSON fails the test.
+    /// Every complete line, parsed; a line that is not JSON fails the test.
     pub fn lines(&self) -> Vec<Value> {
-        self.text()
-            .lines()
+        let mut text = self.text();
+        // A record is written in pieces: leave one in progress for later.
+        text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
+        text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}")))
             .collect()
@@ -134,6 +136,28 @@ impl Logs {
     pub fn count(&self, name: &str) -> usize {
         self.events(name).len()
     }
+}
+
+/// Proofs and nonces the raw SCRAM client produced, in any test of this
+/// binary: no server log may show them.
+static WIRE_SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remembers a proof or nonce (ignoring short strings, which could match
+/// anything by chance).
+pub fn wire_secret(s: &str) {
+    if s.len() >= 16 {
+        WIRE_SECRETS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(s.to_string());
+    }
+}
+
+fn wire_secrets() -> Vec<String> {
+    WIRE_SECRETS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }
 
 /// Panics if `text` contains any of `secrets`.
@@ -352,11 +376,16 @@ impl TestServer {
         }
     }
 
+    /// The passwords, verifiers, proofs and nonces this server must never
+    /// show.
     pub fn secrets(&self) -> Vec<String> {
-        self.secrets
+        let mut all = self
+            .secrets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone();
+        all.extend(wire_secrets());
+        all
     }
 
     /// Panics if `text` (something a client was sent) holds a secret.
@@ -1107,10 +1136,27 @@ pub fn parse_server_first(data: &[u8]) -> ServerFirst {
     }
 }
 
+/// PBKDF2 of `password`, remembered: a user's salt is fixed, so tests
+/// (and timing measurements) pay for each derivation once.
+pub fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
+    type Cache = Mutex<BTreeMap<(String, Vec<u8>, u32), [u8; 32]>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (password.to_string(), salt.to_vec(), iterations);
+    if let Some(v) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return *v;
+    }
+    let v = pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password.as_bytes(), salt, iterations);
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, v);
+    v
+}
+
 /// The ClientProof (base64) for `password` over `auth_message`.
 pub fn client_proof(password: &str, sf: &ServerFirst, auth_message: &str) -> String {
-    let salted: [u8; 32] =
-        pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password.as_bytes(), &sf.salt, sf.iterations);
+    let salted = salted_password(password, &sf.salt, sf.iterations);
     let client_key = hmac(&salted, b"Client Key");
     let stored_key = sha256(&client_key);
     let signature = hmac(&stored_key, auth_message.as_bytes());
@@ -1119,7 +1165,9 @@ pub fn client_proof(password: &str, sf: &ServerFirst, auth_message: &str) -> Str
         .zip(signature.iter())
         .map(|(a, b)| a ^ b)
         .collect();
-    B64.encode(proof)
+    let proof = B64.encode(proof);
+    wire_secret(&proof);
+    proof
 }
 
 /// A scripted SCRAM exchange on a [`Raw`] connection, one step at a time.
@@ -1136,6 +1184,7 @@ impl ScramScript {
         let mut raw = [0u8; 18];
         rand::fill(&mut raw);
         let client_nonce = B64.encode(raw);
+        wire_secret(&client_nonce);
         ScramScript {
             gs2_header: gs2_header.to_string(),
             cbind_data: cbind_data.to_vec(),
@@ -1150,6 +1199,9 @@ impl ScramScript {
 
     /// `c=...,r=<nonce>` for `nonce`.
     pub fn without_proof(&self, nonce: &str) -> String {
+        if let Some(server_part) = nonce.strip_prefix(&self.client_nonce) {
+            wire_secret(server_part);
+        }
         let mut c = self.gs2_header.as_bytes().to_vec();
         c.extend_from_slice(&self.cbind_data);
         format!("c={},r={nonce}", B64.encode(c))
@@ -1228,4 +1280,45 @@ pub fn tls12_only_client(pki: &TestPki) -> rustls::ClientConfig {
 /// SHA-256 of DER bytes, as hex (a certificate fingerprint).
 pub fn fingerprint(der: &[u8]) -> String {
     sha256(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A failed SCRAM login from `source` that costs the client nothing (a
+/// proof of zeros): returns the time from connect to the server's answer
+/// and the error.
+pub fn cheap_failure(
+    addr: SocketAddr,
+    source: Option<Ipv4Addr>,
+    user: &str,
+) -> (Duration, ErrorFields) {
+    let started = Instant::now();
+    let mut raw = Raw::plain_from(addr, source);
+    start_sasl(&mut raw, user);
+    let script = ScramScript::new("n,,", b"");
+    raw.send(&sasl_initial(
+        "SCRAM-SHA-256",
+        script.client_first().as_bytes(),
+    ));
+    let sf = parse_server_first(&auth_request(&raw.expect()).1);
+    let last = format!(
+        "{},p={}",
+        script.without_proof(&sf.nonce),
+        B64.encode([0u8; 32])
+    );
+    raw.send(&sasl_response(last.as_bytes()));
+    let e = raw.expect_error();
+    (started.elapsed(), e)
+}
+
+/// A successful SCRAM login from `source`, timed from connect to
+/// ReadyForQuery (the client's PBKDF2 is cached after the first time).
+pub fn timed_login(
+    addr: SocketAddr,
+    source: Option<Ipv4Addr>,
+    user: &str,
+    password: &str,
+) -> Duration {
+    let started = Instant::now();
+    let mut raw = Raw::plain_from(addr, source);
+    scram_login(&mut raw, user, password);
+    started.elapsed()
 }
