@@ -24,10 +24,6 @@ fn assert_no_pwned_table(s: &TestServer) {
     assert_eq!(raw.expect().0, b'Z');
 }
 
-fn check(s: &TestServer, e: &ErrorFields) {
-    s.check_client_text("an error sent to the client", &format!("{:?}", e.0));
-}
-
 #[test]
 fn queries_before_authentication_ends_are_refused_and_never_run() {
     let s = server();
@@ -43,7 +39,6 @@ fn queries_before_authentication_ends_are_refused_and_never_run() {
         e.message(),
         "expected password response, got message type 81"
     );
-    check(&s, &e);
 
     // 2. Parse instead of the SASLInitialResponse, over TLS.
     let mut raw = Raw::ssl_request(s.addr, s.client_tls()).unwrap();
@@ -106,7 +101,6 @@ fn a_replayed_client_final_message_fails() {
     let e = replay.expect_fatal("08P01");
     assert_eq!(e.message(), "invalid SCRAM response");
     assert_eq!(e.detail(), Some("Nonce does not match."));
-    check(&s, &e);
     s.logs.wait_for("authentication_failed", |l| {
         l["reason"]
             .as_str()
@@ -149,7 +143,6 @@ fn a_proof_computed_for_a_different_nonce_fails() {
         e.message(),
         "password authentication failed for user \"alice\""
     );
-    check(&s, &e);
 }
 
 #[test]

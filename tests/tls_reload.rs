@@ -182,6 +182,31 @@ fn a_broken_new_certificate_keeps_the_old_one() {
     assert!(!s.logs.text().contains("PRIVATE KEY"));
 }
 
+#[test]
+fn a_reload_can_raise_the_minimum_tls_version() {
+    let s = TestServer::start(ServerSpec::default().scram_user("alice"));
+    let mut old = Raw::ssl_request(s.addr, tls12_only_client(&s.pki)).expect("TLS 1.2");
+    scram_login(&mut old, "alice", PASSWORD);
+    let config = std::fs::read_to_string(&s.config_path).unwrap();
+    assert!(config.contains("min_version = \"1.2\""));
+    std::fs::write(
+        &s.config_path,
+        config.replace("min_version = \"1.2\"", "min_version = \"1.3\""),
+    )
+    .unwrap();
+    s.reload();
+    match Raw::ssl_request(s.addr, tls12_only_client(&s.pki)) {
+        Err(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)) => {}
+        Err(e) => panic!("expected the protocol_version alert, got {e}"),
+        Ok(_) => panic!("TLS 1.2 must be refused after the reload"),
+    }
+    // The TLS 1.2 session from before is not disturbed.
+    old.send(&query("SELECT 1"));
+    old.until_ready();
+    let mut raw = Raw::ssl_request(s.addr, s.client_tls()).expect("TLS 1.3");
+    scram_login(&mut raw, "alice", PASSWORD);
+}
+
 // ---------------------------------------------------------------------
 // Out of the box: the shipped configuration, as a subprocess
 // ---------------------------------------------------------------------
@@ -356,11 +381,40 @@ fn the_shipped_configuration_serves_tls_with_a_generated_dev_certificate() {
     assert_eq!(tls["version"], "TLSv1.3");
     assert_eq!(tls["sni"], "localhost");
 
-    // SIGHUP reloads; the session-less server keeps serving.
+    // SIGHUP reloads the users file too: a user added with `pgiris passwd`
+    // can log in afterwards.
+    let password = "erin-signal-password";
+    let mut passwd = Command::new(env!("CARGO_BIN_EXE_pgiris"));
+    passwd
+        .arg("--config")
+        .arg(conf.join("pgiris.toml"))
+        .args(["passwd", "--stdin", "erin"]);
+    let out = run_with_input(passwd, Some(format!("{password}\n").as_bytes()), WAIT);
+    assert!(out.status.success(), "{out:?}");
+    let mut users = std::fs::read_to_string(conf.join("userlist.txt")).unwrap();
+    users.push_str(&String::from_utf8(out.stdout).unwrap());
+    std::fs::write(conf.join("userlist.txt"), users).unwrap();
+    let erin = |server: &Shipped| {
+        let mut cmd = Command::new("psql");
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PGPASSFILE", "/dev/null")
+            .env("PGPASSWORD", password)
+            .args(["-X", "-A", "-t", "-c", "SELECT 1", "-d"])
+            .arg(format!(
+                "host=127.0.0.1 port={} user=erin dbname=postgres sslmode=require",
+                server.addr.port()
+            ));
+        run_with_deadline(cmd, WAIT).status.success()
+    };
+    assert!(!erin(&server), "erin is unknown before the reload");
     server.signal(libc::SIGHUP);
+    server.wait_for(|l| l["msg"] == "hba and users files reloaded" && l["users"] == 2);
     server.wait_for(|l| l["msg"] == "configuration reloaded");
+    assert!(erin(&server), "erin logs in after SIGHUP");
     let run = server.psql("sslmode=require", "postgres", &["SELECT 1"]);
     assert!(run.ok, "{run:?}");
+    assert!(!server.text().contains(password));
     server.stop();
 
     // A second start uses the certificate generated the first time.

@@ -138,26 +138,29 @@ impl Logs {
     }
 }
 
-/// Proofs and nonces the raw SCRAM client produced, in any test of this
-/// binary: no server log may show them.
-static WIRE_SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Every password, verifier, proof and nonce any test of this binary
+/// used: no server log and no error sent to a client may show one.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Remembers a proof or nonce (ignoring short strings, which could match
-/// anything by chance).
+/// Remembers a secret. Proofs and nonces shorter than 16 characters are
+/// not worth it (they could match anything by chance); see
+/// [`TestServer::add_secret`] for passwords.
 pub fn wire_secret(s: &str) {
     if s.len() >= 16 {
-        WIRE_SECRETS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(s.to_string());
+        remember(s);
     }
 }
 
-fn wire_secrets() -> Vec<String> {
-    WIRE_SECRETS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
+fn remember(s: &str) {
+    let mut all = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    if !all.iter().any(|x| x == s) {
+        all.push(s.to_string());
+    }
+}
+
+/// The secrets recorded so far.
+pub fn secrets() -> Vec<String> {
+    SECRETS.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// Panics if `text` contains any of `secrets`.
@@ -287,7 +290,6 @@ pub struct TestServer {
     pub hba_path: PathBuf,
     pub users_path: PathBuf,
     handle: Option<ServerHandle>,
-    secrets: Mutex<Vec<String>>,
 }
 
 fn toml_str(p: &Path) -> String {
@@ -303,13 +305,12 @@ impl TestServer {
         let hba_path = dir.path().join("pg_hba.conf");
         let users_path = dir.path().join("userlist.txt");
         let config_path = dir.path().join("pgiris.toml");
-        let mut secrets = Vec::new();
         let mut users = String::new();
         for (name, secret) in &spec.users {
             let (line, s) = users_line(name, secret);
             users.push_str(&line);
             users.push('\n');
-            secrets.extend(s);
+            s.iter().for_each(|x| remember(x));
         }
         std::fs::write(&hba_path, &spec.hba).expect("write hba");
         std::fs::write(&users_path, users).expect("write users");
@@ -357,7 +358,6 @@ impl TestServer {
             hba_path,
             users_path,
             handle: Some(handle),
-            secrets: Mutex::new(secrets),
         }
     }
 
@@ -365,32 +365,18 @@ impl TestServer {
         self.addr.port()
     }
 
-    /// Marks `s` as a secret the log and client errors must never show.
+    /// Marks `s` (a password, say) as a secret the log and client errors
+    /// must never show. Short ones too: a password is a password.
     pub fn add_secret(&self, s: impl Into<String>) {
         let s = s.into();
         if !s.is_empty() {
-            self.secrets
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(s);
+            remember(&s);
         }
-    }
-
-    /// The passwords, verifiers, proofs and nonces this server must never
-    /// show.
-    pub fn secrets(&self) -> Vec<String> {
-        let mut all = self
-            .secrets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        all.extend(wire_secrets());
-        all
     }
 
     /// Panics if `text` (something a client was sent) holds a secret.
     pub fn check_client_text(&self, what: &str, text: &str) {
-        assert_no_secret(what, text, &self.secrets());
+        assert_no_secret(what, text, &secrets());
     }
 
     /// Reloads (as SIGHUP does) and waits until the reload finished.
@@ -426,9 +412,7 @@ impl TestServer {
             let (line, s) = users_line(name, secret);
             text.push_str(&line);
             text.push('\n');
-            for x in s {
-                self.add_secret(x);
-            }
+            s.iter().for_each(|x| remember(x));
         }
         std::fs::write(&self.users_path, text).expect("write users");
     }
@@ -446,7 +430,7 @@ impl Drop for TestServer {
             h.shutdown(pgiris::session::run::Shutdown::Fast);
         }
         if !std::thread::panicking() {
-            assert_no_secret("the server log", &self.logs.text(), &self.secrets());
+            assert_no_secret("the server log", &self.logs.text(), &secrets());
         }
     }
 }
@@ -1034,7 +1018,13 @@ impl Raw {
             tag as char,
             String::from_utf8_lossy(&body)
         );
-        ErrorFields::parse(&body)
+        let e = ErrorFields::parse(&body);
+        assert_no_secret(
+            "an error sent to the client",
+            &format!("{:?}", e.0),
+            &secrets(),
+        );
+        e
     }
 
     /// The server must close the connection next (no more messages).
