@@ -37,12 +37,78 @@ fn bytes_pipelined_after_ssl_request_are_refused() {
     assert_eq!(raw.read_bytes(1), b"S");
     let e = raw.expect_fatal("08P01");
     assert_eq!(e.message(), "received unencrypted data after SSL request");
+    assert_eq!(e.detail(), Some(MITM_DETAIL));
     s.logs.wait_for("protocol_violation", |l| {
         l["error"] == "received unencrypted data after SSL request"
     });
     // No session was started for the injected startup packet.
     assert_eq!(s.logs.count("authenticated"), 0);
     assert_eq!(s.logs.count("authentication_failed"), 0);
+}
+
+const MITM_DETAIL: &str = "This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.";
+
+/// As PostgreSQL: whatever the answer ('S' or 'N'), nothing may be
+/// buffered behind an SSLRequest or GSSENCRequest.
+#[test]
+fn bytes_pipelined_after_a_refused_encryption_request_are_refused() {
+    let plain_server = TestServer::start(ServerSpec::default().tls(false).scram_user("alice"));
+    let tls_server = default_server();
+    let gssenc: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30];
+    let cases: [(&TestServer, &[u8], &str); 3] = [
+        (
+            &plain_server,
+            &SSL_REQUEST,
+            "received unencrypted data after SSL request",
+        ),
+        (
+            &plain_server,
+            &gssenc,
+            "received unencrypted data after GSSAPI encryption request",
+        ),
+        (
+            &tls_server,
+            &gssenc,
+            "received unencrypted data after GSSAPI encryption request",
+        ),
+    ];
+    for (s, request, message) in cases {
+        let mut raw = Raw::plain(s.addr);
+        let mut bytes = request.to_vec();
+        bytes.extend_from_slice(&startup_message("alice", "postgres"));
+        raw.send(&bytes);
+        assert_eq!(raw.read_bytes(1), b"N");
+        let e = raw.expect_fatal("08P01");
+        assert_eq!(e.message(), message);
+        assert_eq!(e.detail(), Some(MITM_DETAIL));
+        // Sent one after the other, the same requests are fine.
+        let mut raw = Raw::plain(s.addr);
+        raw.send(request);
+        assert_eq!(raw.read_bytes(1), b"N");
+        scram_login(&mut raw, "alice", PASSWORD);
+    }
+}
+
+#[test]
+fn requests_inside_tls_are_answered_as_postgres_does() {
+    let s = default_server();
+    // Inside direct TLS an SSLRequest is answered 'N' (PostgreSQL 17: "no
+    // SSL negotiation if we already have a direct SSL connection").
+    let mut raw = Raw::direct(s.addr, s.client_tls()).unwrap();
+    raw.send(&SSL_REQUEST);
+    assert_eq!(raw.read_bytes(1), b"N");
+    scram_login(&mut raw, "alice", PASSWORD);
+    // After a negotiated handshake neither request may come again.
+    let gssenc: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30];
+    for (request, version) in [(&SSL_REQUEST, "1234.5679"), (&gssenc, "1234.5680")] {
+        let mut raw = Raw::ssl_request(s.addr, s.client_tls()).unwrap();
+        raw.send(request);
+        let e = raw.expect_fatal("0A000");
+        assert_eq!(
+            e.message(),
+            format!("unsupported frontend protocol {version}: server supports 3.0 to 3.2")
+        );
+    }
 }
 
 #[test]
