@@ -113,3 +113,32 @@ async fn tokio_postgres_from_another_source_is_not_slowed() {
         "127.0.0.2 ({fast:?}) must not wait like 127.0.0.1 ({slow:?})"
     );
 }
+
+#[test]
+fn a_reload_keeps_the_failure_counts() {
+    let s = TestServer::start(ServerSpec {
+        max_failures: 3,
+        ..ServerSpec::default().scram_user("alice")
+    });
+    for _ in 0..3 {
+        let (took, _) = cheap_failure(s.addr, None, "alice");
+        assert!(took < DELAY, "{took:?}");
+    }
+    // A SIGHUP (a certificate rotation, say) must not wipe an attacker's
+    // record.
+    s.reload();
+    let (took, e) = cheap_failure(s.addr, None, "alice");
+    assert_eq!(e.code(), "28P01");
+    assert!(took >= DELAY, "still throttled after a reload: {took:?}");
+
+    // Changed throttle settings do apply on reload.
+    let config = std::fs::read_to_string(&s.config_path).unwrap();
+    std::fs::write(
+        &s.config_path,
+        config.replace("max_failures = 3", "max_failures = 0"),
+    )
+    .unwrap();
+    s.reload();
+    let (took, _) = cheap_failure(s.addr, None, "alice");
+    assert!(took < DELAY, "throttling turned off: {took:?}");
+}
