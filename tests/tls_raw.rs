@@ -355,27 +355,8 @@ const FOREVER: &str =
 fn cancel_request_inside_tls_cancels_a_running_query() {
     let s = default_server();
     let mut session = Raw::ssl_request(s.addr, s.client_tls()).expect("TLS session");
-    session.send(&startup_message("alice", "postgres"));
-    // Log in by hand to keep the BackendKeyData.
-    let mut script_raw = session;
-    let (code, payload) = auth_request(&script_raw.expect());
-    assert_eq!(code, 10);
-    assert!(String::from_utf8_lossy(&payload).contains("SCRAM-SHA-256"));
-    let script = ScramScript::new("n,,", b"");
-    script_raw.send(&sasl_initial(
-        "SCRAM-SHA-256",
-        script.client_first().as_bytes(),
-    ));
-    let (_, sf) = auth_request(&script_raw.expect());
-    let sf = parse_server_first(&sf);
-    let (last, proof) = script.client_final(PASSWORD, &sf);
-    s.add_secret(proof);
-    script_raw.send(&sasl_response(last.as_bytes()));
-    assert_eq!(auth_request(&script_raw.expect()).0, 12);
-    assert_eq!(auth_request(&script_raw.expect()).0, 0);
-    let login = script_raw.until_ready();
+    let login = scram_login(&mut session, "alice", PASSWORD).2;
     let (pid, secret) = backend_key(&login);
-    let mut session = script_raw;
 
     session.send(&query(FOREVER));
     // The cancel may overtake the query; repeat it until the query ends.

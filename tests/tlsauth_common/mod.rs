@@ -1221,8 +1221,13 @@ pub fn start_sasl(raw: &mut Raw, user: &str) -> Vec<String> {
 }
 
 /// A complete SCRAM-SHA-256 login (GS2 flag `n`) on `raw`; returns the
-/// client-final-message sent (for replay tests) and the proof.
-pub fn scram_login(raw: &mut Raw, user: &str, password: &str) -> (String, String) {
+/// client-final-message sent (for replay tests), the proof, and the
+/// messages from AuthenticationOk to ReadyForQuery.
+pub fn scram_login(
+    raw: &mut Raw,
+    user: &str,
+    password: &str,
+) -> (String, String, Vec<(u8, Vec<u8>)>) {
     start_sasl(raw, user);
     let script = ScramScript::new("n,,", b"");
     raw.send(&sasl_initial(
@@ -1238,8 +1243,8 @@ pub fn scram_login(raw: &mut Raw, user: &str, password: &str) -> (String, String
     assert_eq!(code, 12, "expected SASLFinal");
     let (code, _) = auth_request(&raw.expect());
     assert_eq!(code, 0, "expected AuthenticationOk");
-    raw.until_ready();
-    (last, proof)
+    let login = raw.until_ready();
+    (last, proof, login)
 }
 
 /// BackendKeyData (pid, secret) among login messages.
