@@ -35,20 +35,14 @@ fn queries_before_authentication_ends_are_refused_and_never_run() {
     raw.send(&bytes);
     assert_eq!(auth_request(&raw.expect()).0, 10);
     let e = raw.expect_fatal("08P01");
-    assert_eq!(
-        e.message(),
-        "expected password response, got message type 81"
-    );
+    assert_eq!(e.message(), "expected SASL response, got message type 81");
 
     // 2. Parse instead of the SASLInitialResponse, over TLS.
     let mut raw = Raw::ssl_request(s.addr, s.client_tls()).unwrap();
     start_sasl(&mut raw, "alice");
     raw.send(&parse(create));
     let e = raw.expect_fatal("08P01");
-    assert_eq!(
-        e.message(),
-        "expected password response, got message type 80"
-    );
+    assert_eq!(e.message(), "expected SASL response, got message type 80");
 
     // 3. A Query in the middle of the SCRAM exchange.
     let mut raw = Raw::plain(s.addr);

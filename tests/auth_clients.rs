@@ -250,6 +250,13 @@ async fn md5_method() {
     raw.send(&startup_message("md5user", "postgres"));
     let (code, salt) = auth_request(&raw.expect());
     assert_eq!((code, salt.len()), (5, 4), "AuthenticationMD5Password");
+    // Anything but a PasswordMessage now: PostgreSQL's words for md5.
+    raw.send(&query("SELECT 1"));
+    let e = raw.expect_fatal("08P01");
+    assert_eq!(
+        e.message(),
+        "expected password response, got message type 81"
+    );
 
     // md5 for a user with a SCRAM verifier: SCRAM runs, as in PostgreSQL.
     let run = s.psql(
