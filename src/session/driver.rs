@@ -612,9 +612,17 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                     return Flow::Close;
                 }
                 if frame.tag != b'p' {
+                    // PostgreSQL's words differ by method (auth-sasl.c, auth.c).
+                    let expected = match exchange {
+                        Some(e) if e.mechanism().starts_with("SCRAM") => "SASL",
+                        _ => "password",
+                    };
                     let e = PgError::fatal(
                         sqlstate::PROTOCOL_VIOLATION,
-                        format!("expected password response, got message type {}", frame.tag),
+                        format!(
+                            "expected {expected} response, got message type {}",
+                            frame.tag
+                        ),
                     );
                     warn!(self.log, "protocol violation during authentication"; "event" => event::PROTOCOL_VIOLATION, "message_type" => frame.tag);
                     return self.fatal(&e).await;
