@@ -488,10 +488,11 @@ pub struct ParamDefaults<'a> {
 }
 
 type BaseKey = (String, String, u64, u64, u64);
+type Defaults = Arc<BTreeMap<String, String>>;
 
 thread_local! {
     /// The shared defaults, per server configuration (a reload may add one).
-    static BASES: std::cell::RefCell<Vec<(BaseKey, Arc<BTreeMap<String, String>>)>> =
+    static BASES: std::cell::RefCell<Vec<(BaseKey, Defaults)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
