@@ -4,10 +4,16 @@
 //! resets it (rollback) before anyone else gets it. A session waits up to
 //! `backend.query_wait_timeout` when every connection is busy. Cancel
 //! requests interrupt the statement of the session holding the lease.
+//!
+//! When opening a connection fails for want of the backend (SQLSTATE class
+//! 08: IRIS down or unreachable), no new attempt is made for that target
+//! for a backoff period (doubling from [`BACKOFF_MIN`] to [`BACKOFF_MAX`],
+//! reset by a success); checkouts meanwhile get the last error at once, so
+//! a crowd of reconnecting clients never turns into a connect storm.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use slog::{Logger, warn};
@@ -19,12 +25,45 @@ use crate::wire::error::{PgError, sqlstate};
 
 type Waiter = (i32, oneshot::Sender<Result<WorkerHandle, PgError>>);
 
+/// The first pause after a failed connect, and the longest.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(200);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// No connection attempts until `until`, after `error`.
+struct Backoff {
+    until: Instant,
+    delay: Duration,
+    error: PgError,
+}
+
 #[derive(Default)]
 struct Pool {
     idle: Vec<WorkerHandle>,
     /// Connections open or opening.
     open: usize,
     waiters: VecDeque<Waiter>,
+    backoff: Option<Backoff>,
+    /// A wake-up at the end of the backoff is scheduled.
+    retry_scheduled: bool,
+}
+
+/// Whether a failed connect means the backend is unavailable (as opposed to
+/// this target's credentials or namespace being refused).
+fn is_unavailable(e: &PgError) -> bool {
+    e.code.starts_with("08")
+}
+
+/// What a checkout gets during a backoff: the error of the last attempt.
+fn backoff_error(b: &Backoff, now: Instant) -> PgError {
+    let mut e = b.error.clone();
+    if e.detail.is_none() {
+        let wait = b.until.saturating_duration_since(now);
+        e = e.with_detail(format!(
+            "The last connection attempt failed; pgiris tries again in {} ms.",
+            wait.as_millis().max(1)
+        ));
+    }
+    e
 }
 
 /// Pool settings (replaced on reload).
@@ -82,6 +121,27 @@ impl ExecutorPool {
         if pool.waiters.is_empty() || pool.open >= self.settings.pool_size {
             return;
         }
+        let now = Instant::now();
+        if let Some(b) = pool.backoff.as_ref().filter(|b| b.until > now) {
+            if pool.open == 0 {
+                // Nothing could come back to them: they get the last error.
+                let e = backoff_error(b, now);
+                for (_, tx) in pool.waiters.drain(..) {
+                    let _ = tx.send(Err(e.clone()));
+                }
+            } else if !pool.retry_scheduled {
+                // Busy connections may come back; else try after the pause.
+                pool.retry_scheduled = true;
+                let target = target.clone();
+                ctx.run_later(b.until - now, move |act, ctx| {
+                    if let Some(pool) = act.pools.get_mut(&target) {
+                        pool.retry_scheduled = false;
+                    }
+                    act.open_for_waiter(&target, ctx);
+                });
+            }
+            return;
+        }
         pool.open += 1;
         let id = self.next_worker;
         self.next_worker += 1;
@@ -107,9 +167,24 @@ impl ExecutorPool {
         ctx.spawn(fut.into_actor(self).map(move |r, act, ctx| {
             let Some(pool) = act.pools.get_mut(&target) else { return };
             match r {
-                Ok(w) => act.give(&target, w, ctx),
+                Ok(w) => {
+                    pool.backoff = None;
+                    act.give(&target, w, ctx)
+                }
                 Err(e) => {
                     pool.open -= 1;
+                    if is_unavailable(&e) {
+                        let delay = pool
+                            .backoff
+                            .as_ref()
+                            .map(|b| (b.delay * 2).min(BACKOFF_MAX))
+                            .unwrap_or(BACKOFF_MIN);
+                        pool.backoff = Some(Backoff {
+                            until: Instant::now() + delay,
+                            delay,
+                            error: e.clone(),
+                        });
+                    }
                     warn!(act.log, "backend connection failed"; "database" => &target.database, "error" => &e.message);
                     // The waiter that caused the attempt gets the error.
                     if let Some((_, tx)) = pool.waiters.pop_front() {
