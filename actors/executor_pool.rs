@@ -191,9 +191,25 @@ impl ExecutorPool {
                         let _ = tx.send(Err(e));
                     }
                     act.open_for_waiter(&target, ctx);
+                    act.prune(&target);
                 }
             }
         }));
+    }
+
+    /// Forgets the pool of `target` when nothing is left in it, so targets
+    /// that never got a connection (a client's wrong IRIS password, with
+    /// the hba method `iris`) do not pile up.
+    fn prune(&mut self, target: &Target) {
+        if self.pools.get(target).is_some_and(|p| {
+            p.idle.is_empty()
+                && p.open == 0
+                && p.waiters.is_empty()
+                && p.backoff.is_none()
+                && !p.retry_scheduled
+        }) {
+            self.pools.remove(target);
+        }
     }
 
     /// A free connection: to the first waiter still waiting, else idle.
@@ -309,6 +325,7 @@ impl Handler<Checkin> for ExecutorPool {
                     // Unusable: drop it (its thread ends with the channel).
                     pool.open -= 1;
                     act.open_for_waiter(&target, ctx);
+                    act.prune(&target);
                 }
             }),
         );
@@ -358,5 +375,125 @@ impl Handler<CloseIdle> for ExecutorPool {
             pool.open -= pool.idle.len();
             pool.idle.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::backend::{BackendConnection, Identity};
+
+    /// A backend double whose every connect fails with `code`.
+    struct Refusing {
+        code: &'static str,
+        connects: Arc<AtomicUsize>,
+    }
+
+    impl Backend for Refusing {
+        fn kind(&self) -> &'static str {
+            "refusing test double"
+        }
+        fn serves_database(&self, _: &str) -> bool {
+            true
+        }
+        fn connect(&self, _: &Target) -> Result<Box<dyn BackendConnection>, PgError> {
+            self.connects.fetch_add(1, Ordering::SeqCst);
+            Err(PgError::error(self.code, "refused by the test double"))
+        }
+        fn describe_backend(&self) -> String {
+            "refusing".into()
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "usize")]
+    struct PoolCount;
+
+    impl Handler<PoolCount> for ExecutorPool {
+        type Result = usize;
+        fn handle(&mut self, _: PoolCount, _: &mut Context<Self>) -> usize {
+            self.pools.len()
+        }
+    }
+
+    fn start(code: &'static str) -> (Addr<ExecutorPool>, Arc<AtomicUsize>) {
+        let connects = Arc::new(AtomicUsize::new(0));
+        let backend = Arc::new(Refusing {
+            code,
+            connects: connects.clone(),
+        });
+        let settings = PoolSettings {
+            pool_size: 4,
+            query_wait_timeout: Duration::from_secs(5),
+            faults: Faults::default(),
+        };
+        let log = Logger::root(slog::Discard, slog::o!());
+        (ExecutorPool::new(backend, settings, log).start(), connects)
+    }
+
+    fn target(user: &str) -> Target {
+        Target {
+            database: "USER".into(),
+            identity: Identity::User {
+                name: user.into(),
+                password: crate::backend::Secret::new("pw"),
+            },
+        }
+    }
+
+    #[test]
+    fn unavailable_backend_backs_off() {
+        actix::System::new().block_on(async {
+            let (pool, connects) = start(sqlstate::CONNECTION_FAILURE);
+            let checkout = |pid| Checkout {
+                target: target("u"),
+                pid,
+            };
+            let first = pool.send(checkout(1)).await.unwrap().unwrap_err();
+            assert_eq!(first.code, "08006");
+            assert_eq!(first.detail, None);
+            // Within the backoff: the same error at once, no new attempt.
+            for pid in 2..10 {
+                let e = pool.send(checkout(pid)).await.unwrap().unwrap_err();
+                assert_eq!(e.message, first.message);
+                assert!(
+                    e.detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("tries again"))
+                );
+            }
+            assert_eq!(connects.load(Ordering::SeqCst), 1);
+            // After it, a new attempt.
+            tokio::time::sleep(BACKOFF_MIN + Duration::from_millis(50)).await;
+            let _ = pool.send(checkout(10)).await.unwrap().unwrap_err();
+            assert_eq!(connects.load(Ordering::SeqCst), 2);
+            assert_eq!(
+                pool.send(PoolCount).await.unwrap(),
+                1,
+                "kept for its backoff"
+            );
+        });
+    }
+
+    #[test]
+    fn refused_credentials_neither_back_off_nor_pile_up() {
+        actix::System::new().block_on(async {
+            let (pool, connects) = start(sqlstate::INVALID_PASSWORD);
+            for n in 0..5 {
+                let e = pool
+                    .send(Checkout {
+                        target: target(&format!("user{n}")),
+                        pid: n,
+                    })
+                    .await
+                    .unwrap()
+                    .unwrap_err();
+                assert_eq!(e.code, "28P01");
+            }
+            assert_eq!(connects.load(Ordering::SeqCst), 5);
+            assert_eq!(pool.send(PoolCount).await.unwrap(), 0);
+        });
     }
 }
