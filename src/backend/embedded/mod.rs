@@ -15,6 +15,7 @@ pub mod translate;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,6 +106,9 @@ impl Backend for EmbeddedBackend {
 /// One SQLite connection.
 pub struct EmbeddedConnection {
     conn: Connection,
+    /// Set by the interrupter: SQLite's own interrupt stops SQL, this stops
+    /// pgiris's functions that wait (pg_sleep).
+    cancelled: Arc<AtomicBool>,
     session: Arc<Mutex<Arc<SessionSnapshot>>>,
     clock: TransactionClock,
     schema: Schema,
@@ -143,11 +147,14 @@ impl EmbeddedConnection {
         conn.set_prepared_statement_cache_capacity(256);
         let session = Arc::new(Mutex::new(Arc::new(SessionSnapshot::default())));
         register_session_functions(&conn, &session).map_err(map_error)?;
+        let cancelled = Arc::new(AtomicBool::new(false));
+        register_pg_sleep(&conn, &cancelled).map_err(map_error)?;
         let clock = TransactionClock::new();
         translate::register_functions_with_clock(&conn, &clock).map_err(map_error)?;
         catalog::attach(&conn).map_err(map_error)?;
         Ok(EmbeddedConnection {
             conn,
+            cancelled,
             session,
             clock,
             schema: Schema::default(),
@@ -162,6 +169,27 @@ impl EmbeddedConnection {
             *g = s.clone();
         }
     }
+}
+
+/// pg_sleep(seconds): sleeps in short steps so that a cancel (or a
+/// statement timeout) stops it at once, as in PostgreSQL.
+fn register_pg_sleep(conn: &Connection, cancelled: &Arc<AtomicBool>) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let cancelled = cancelled.clone();
+    conn.create_scalar_function("pg_sleep", 1, FunctionFlags::SQLITE_UTF8, move |ctx| {
+        let secs: f64 = ctx.get::<Option<f64>>(0)?.unwrap_or(0.0);
+        let end = std::time::Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 1e7));
+        while std::time::Instant::now() < end {
+            if cancelled.load(Ordering::SeqCst) {
+                return Err(rusqlite::Error::UserFunctionError(
+                    "[57014] canceling statement due to user request".into(),
+                ));
+            }
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            std::thread::sleep(left.min(Duration::from_millis(10)));
+        }
+        Ok(rusqlite::types::Null)
+    })
 }
 
 /// SQL functions that answer from the session: version(), current_user ...
@@ -411,6 +439,7 @@ impl BackendConnection for EmbeddedConnection {
         sink: &mut dyn RowSink,
     ) -> Result<ExecOutcome, PgError> {
         self.set_session(st.session);
+        self.cancelled.store(false, Ordering::SeqCst);
         let translated = translate::to_sqlite(st.sql)?;
         let autocommit = self.conn.is_autocommit();
         if autocommit {
@@ -439,7 +468,11 @@ impl BackendConnection for EmbeddedConnection {
 
     fn interrupter(&self) -> Interrupter {
         let handle = self.conn.get_interrupt_handle();
-        Interrupter::new(move || handle.interrupt())
+        let cancelled = self.cancelled.clone();
+        Interrupter::new(move || {
+            cancelled.store(true, Ordering::SeqCst);
+            handle.interrupt();
+        })
     }
 
     fn reset(&mut self) -> Result<(), PgError> {
@@ -713,6 +746,26 @@ mod tests {
         assert_eq!(e.code, "57014");
         // Usable afterwards.
         assert!(run(&mut c, "SELECT 1", &[]).is_ok());
+    }
+
+    #[test]
+    fn pg_sleep_sleeps_and_stops_on_interrupt() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        let t0 = std::time::Instant::now();
+        run(&mut c, "SELECT pg_sleep(0.05)", &[]).unwrap();
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        let i = c.interrupter();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            i.interrupt();
+        });
+        let t0 = std::time::Instant::now();
+        let e = run(&mut c, "SELECT pg_sleep(30)", &[]).unwrap_err();
+        t.join().unwrap();
+        assert_eq!(e.code, "57014");
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        // The flag does not leak into the next statement.
+        run(&mut c, "SELECT pg_sleep(0.01)", &[]).unwrap();
     }
 
     #[test]

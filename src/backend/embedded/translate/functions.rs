@@ -90,7 +90,8 @@ impl fmt::Display for FunctionError {
 impl std::error::Error for FunctionError {}
 
 /// The SQLSTATEs these functions raise, as `&'static str`.
-const CODES: [&str; 11] = [
+const CODES: [&str; 12] = [
+    sqlstate::QUERY_CANCELED,
     sqlstate::INVALID_TEXT_REPRESENTATION,
     sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
     sqlstate::INVALID_DATETIME_FORMAT,
