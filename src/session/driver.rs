@@ -163,6 +163,8 @@ pub struct Conversation<W> {
     /// Whether the frame after the current one is already known to be a
     /// Sync: then a single Execute needs no implicit transaction.
     next_is_sync: bool,
+    /// An ErrorResponse of the extended protocol is waiting in `out`.
+    flush_error: bool,
     /// Set by the actor on an administrator's fast shutdown, so that the
     /// interrupted statement ends with FATAL 57P01, not a cancel.
     terminating: Rc<std::cell::Cell<bool>>,
@@ -287,6 +289,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             implicit_failed: false,
             described: HashMap::new(),
             next_is_sync: false,
+            flush_error: false,
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
         }
@@ -693,6 +696,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             FrontendMessage::Sync => {
                 self.ignore_till_sync = false;
                 self.end_implicit_block().await;
+                self.end_portals_outside_a_block();
                 self.release_if_idle();
                 self.ready_for_query();
                 self.flush().await
@@ -731,7 +735,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             let _ = self.writer.shutdown().await;
             return Flow::Close;
         }
-        if self.out.len() >= FLUSH_THRESHOLD {
+        if std::mem::take(&mut self.flush_error) || self.out.len() >= FLUSH_THRESHOLD {
             return self.flush().await;
         }
         flow
@@ -742,6 +746,9 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             Ok(f) => f(&mut self.out),
             Err(e) => {
                 msg::error_response(&mut self.out, &e);
+                // Sent at once, as PostgreSQL does: a client waiting for
+                // the answer to Parse/Describe + Flush must not hang.
+                self.flush_error = true;
                 self.after_error();
                 self.ignore_till_sync = true;
                 if self.implicit_block {
@@ -812,6 +819,14 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         }
     }
 
+    /// Portals live as long as their transaction, as in PostgreSQL: outside
+    /// a block that ends at Sync or with the simple query.
+    fn end_portals_outside_a_block(&mut self) {
+        if self.status == TransactionStatus::Idle {
+            self.portals.clear();
+        }
+    }
+
     /// Transaction mode: give the connection back between transactions.
     fn release_if_idle(&mut self) {
         if self.config.pool_mode == PoolMode::Transaction
@@ -872,6 +887,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             }
             self.status = TransactionStatus::Idle;
         }
+        self.end_portals_outside_a_block();
         self.release_if_idle();
     }
 
@@ -1109,11 +1125,12 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 if sql::is_ddl(&verb) {
                     self.described.clear();
                 }
-                if !done.held.is_empty() {
+                // A full page ends suspended, even when it held the last
+                // row: PostgreSQL cannot tell either until it fetches more.
+                if max_rows > 0 && done.outcome.returned_rows && done.outcome.rows >= max_rows {
                     msg::portal_suspended(&mut self.out);
                     return Ok(Some(PortalState::Suspended {
                         held: done.held,
-                        sent: max_rows,
                         verb,
                     }));
                 }
@@ -1380,33 +1397,52 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 format!("portal \"{name}\" does not exist"),
             ));
         };
-        // A suspended portal resumes from its held rows.
-        if let PortalState::Suspended { held, sent, verb } = &mut portal.state {
-            let n = if max_rows == 0 {
-                held.len()
-            } else {
-                (max_rows as usize).min(held.len())
-            };
-            for row in held.drain(..n) {
-                self.out.extend_from_slice(&row);
+        match &mut portal.state {
+            PortalState::Ready => {}
+            // A suspended portal resumes from its held rows.
+            PortalState::Suspended { held, verb } => {
+                let n = if max_rows == 0 {
+                    held.len()
+                } else {
+                    usize::try_from(max_rows)
+                        .unwrap_or(usize::MAX)
+                        .min(held.len())
+                };
+                for row in held.drain(..n) {
+                    self.out.extend_from_slice(&row);
+                }
+                if max_rows > 0 && n as u64 == max_rows {
+                    msg::portal_suspended(&mut self.out);
+                } else {
+                    // As PostgreSQL's, the tag counts this Execute's rows.
+                    let tag = sql::command_tag(verb, n as u64, true);
+                    portal.state = PortalState::Done;
+                    msg::command_complete(&mut self.out, &tag);
+                }
+                return Ok(());
             }
-            *sent += n as u64;
-            if held.is_empty() {
-                let tag = sql::command_tag(verb, *sent, true);
-                portal.state = PortalState::Done;
-                msg::command_complete(&mut self.out, &tag);
-            } else {
-                msg::portal_suspended(&mut self.out);
+            // A portal runs once (PostgreSQL's PORTAL_DONE): one that
+            // returned rows has none left, anything else cannot run again.
+            PortalState::Done => {
+                match (&portal.statement.body, &portal.statement.columns) {
+                    (Body::Empty, _) => msg::empty_query_response(&mut self.out),
+                    (Body::Backend { verb, .. }, Some(_)) => {
+                        msg::command_complete(&mut self.out, &sql::command_tag(verb, 0, true))
+                    }
+                    (Body::Session(Command::Show(_) | Command::ShowAll), _) => {
+                        msg::command_complete(&mut self.out, "SHOW")
+                    }
+                    _ => {
+                        return Err(PgError::error(
+                            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            format!("portal \"{name}\" cannot be run"),
+                        ));
+                    }
+                }
+                return Ok(());
             }
-            return Ok(());
         }
-        if let PortalState::Done = portal.state
-            && let Body::Backend { verb, .. } = &portal.statement.body
-            && verb == "SELECT"
-        {
-            msg::command_complete(&mut self.out, "SELECT 0");
-            return Ok(());
-        }
+        let in_block = self.status != TransactionStatus::Idle;
         let statement = portal.statement.clone();
         let params = std::mem::take(&mut portal.params);
         let formats = portal.result_formats.clone();
@@ -1446,6 +1482,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 r?
             }
         };
+        if in_block && self.status == TransactionStatus::Idle {
+            // COMMIT or ROLLBACK: the transaction's other portals end with it.
+            self.portals.retain(|n, _| n == name);
+        }
         if let Some(portal) = self.portals.get_mut(name) {
             portal.state = state.unwrap_or(PortalState::Done);
         }

@@ -9,6 +9,8 @@
 //! - [`raw::RawClient`]: exact bytes out, decoded backend messages in, every
 //!   read bounded by a timeout; helpers to pick rows, tags, errors apart.
 //! - [`clients`]: tokio-postgres connect helpers and a `psql` runner.
+//! - [`ext`]: extended-protocol message builders, pipelined exchanges and
+//!   a one-line rendering of backend messages.
 //!
 //! Every wait is a poll with a deadline, never a blind sleep, and every
 //! server listens on port 0, so the tests run in parallel.
@@ -16,6 +18,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod ext;
 pub mod log;
 pub mod process;
 pub mod raw;
