@@ -496,8 +496,23 @@ pub fn check_result_formats(
         .collect()
 }
 
-/// Appends one DataRow.
+/// Appends one DataRow. On error (a value its column's type cannot
+/// render) nothing is appended: a half-written row would corrupt the
+/// message stream.
 pub fn encode_data_row(
+    out: &mut BytesMut,
+    cells: &[Cell<'_>],
+    types: &[(Oid, i32, Format)],
+) -> Result<(), PgError> {
+    let start = out.len();
+    let r = encode_data_row_into(out, cells, types);
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+fn encode_data_row_into(
     out: &mut BytesMut,
     cells: &[Cell<'_>],
     types: &[(Oid, i32, Format)],
@@ -610,6 +625,18 @@ mod tests {
             held[0],
             BackendMessage::DataRow(vec![Some(Bytes::from_static(b"2")), None])
         );
+    }
+
+    #[test]
+    fn a_row_that_cannot_be_encoded_leaves_nothing_behind() {
+        let mut out = BytesMut::from(&b"before"[..]);
+        for format in [Format::Text, Format::Binary] {
+            let types = [(oid::INT4, -1, format), (oid::INT4, -1, format)];
+            let e =
+                encode_data_row(&mut out, &[Cell::Int(1), Cell::Text("abc")], &types).unwrap_err();
+            assert_eq!(e.code, "22P02");
+            assert_eq!(&out[..], b"before");
+        }
     }
 
     #[test]

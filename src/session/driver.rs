@@ -1332,14 +1332,21 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             };
             let format = Format::from_code(msg::format_for(param_formats, i))?;
             let oid = stmt.params[i];
-            let v = types::decode_param(&bytes, oid, format).map_err(|mut e| {
-                if format == Format::Binary {
-                    e = PgError::error(
+            let v = types::decode_param(&bytes, oid, format).map_err(|e| {
+                // Bytes that do not fit the type get PostgreSQL's message
+                // naming the parameter; the decoder's other errors (range,
+                // encoding, a type without binary input) stand as they are.
+                if format == Format::Binary
+                    && e.code == sqlstate::INVALID_BINARY_REPRESENTATION
+                    && e.message == "incorrect binary data format"
+                {
+                    PgError::error(
                         sqlstate::INVALID_BINARY_REPRESENTATION,
                         format!("incorrect binary data format in bind parameter {}", i + 1),
-                    );
+                    )
+                } else {
+                    e
                 }
-                e
             })?;
             values.push(v);
         }

@@ -352,6 +352,9 @@ fn bind_params(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<(
             Value::Null => stmt.raw_bind_parameter(i, rusqlite::types::Null),
             Value::Bool(b) => stmt.raw_bind_parameter(i, *b as i64),
             Value::Int(v) => stmt.raw_bind_parameter(i, v),
+            // SQLite stores a NaN REAL as NULL; as text it stays NaN (the
+            // float encoders read it back).
+            Value::Float(v) if v.is_nan() => stmt.raw_bind_parameter(i, "NaN"),
             Value::Float(v) => stmt.raw_bind_parameter(i, v),
             Value::Numeric(s) | Value::Text(s) => stmt.raw_bind_parameter(i, s.as_str()),
             Value::Bytes(b) => stmt.raw_bind_parameter(i, b.as_slice()),
