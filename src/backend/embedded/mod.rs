@@ -678,6 +678,23 @@ mod tests {
     }
 
     #[test]
+    fn a_temp_table_made_after_a_describe_is_seen() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        run(&mut c, "CREATE TABLE t (a int)", &[]).unwrap();
+        assert_eq!(
+            c.describe("INSERT INTO t VALUES ($1)", &[]).unwrap().params,
+            vec![oid::INT4]
+        );
+        run(&mut c, "CREATE TEMP TABLE tt (b int8, d date)", &[]).unwrap();
+        assert_eq!(
+            c.describe("INSERT INTO tt VALUES ($1, $2)", &[])
+                .unwrap()
+                .params,
+            vec![oid::INT8, oid::DATE]
+        );
+    }
+
+    #[test]
     fn transactions_and_reset() {
         let mut c = EmbeddedConnection::open_in_memory().unwrap();
         c.transaction(&TxOp::Begin { isolation: None }).unwrap();
