@@ -141,13 +141,19 @@ impl Actor for Session {
         let (codec, max_len) = FrameCodec::new(MAX_PRE_AUTH_MESSAGE);
         let framed = FramedRead::new(start.reader, codec);
         let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
+        let mut conversation = start.conversation;
         ctx.spawn(
-            run::read_frames(framed, tx, self.running.clone(), self.control.clone())
-                .into_actor(self),
+            run::read_frames(
+                framed,
+                tx,
+                self.running.clone(),
+                self.control.clone(),
+                conversation.client_gone(),
+            )
+            .into_actor(self),
         );
         let control = self.control.clone();
         let log = self.log.clone();
-        let mut conversation = start.conversation;
         let deadline = start.login_deadline;
         let max_len: Rc<Cell<usize>> = max_len;
         let fut =

@@ -171,6 +171,9 @@ pub struct Conversation<W> {
     /// The interrupter of the statement running now (shared with the actor,
     /// which uses it when the client disconnects mid-statement).
     running: Rc<std::cell::RefCell<Option<Interrupter>>>,
+    /// Set by the frame reader when the client went away without
+    /// Terminate: the statement it interrupts then ends the session.
+    client_gone: Rc<std::cell::Cell<bool>>,
 }
 
 fn auth_message(out: &mut BytesMut, r: &AuthRequest) {
@@ -292,12 +295,18 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             flush_error: false,
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
+            client_gone: Rc::new(std::cell::Cell::new(false)),
         }
     }
 
     /// The flag the actor sets before interrupting for a fast shutdown.
     pub fn terminating(&self) -> Rc<std::cell::Cell<bool>> {
         self.terminating.clone()
+    }
+
+    /// The flag the frame reader sets when the client is gone.
+    pub fn client_gone(&self) -> Rc<std::cell::Cell<bool>> {
+        self.client_gone.clone()
     }
 
     /// The interrupter slot the actor watches.
@@ -1209,6 +1218,12 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                     "terminating connection due to administrator command",
                 ))
             }
+            // Interrupted because the client went away: nothing it sent
+            // after this statement may run, and its transaction is rolled
+            // back (PostgreSQL's "connection to client lost").
+            Err(e) if e.code == sqlstate::QUERY_CANCELED && self.client_gone.get() => Err(
+                PgError::fatal(sqlstate::CONNECTION_FAILURE, "connection to client lost"),
+            ),
             Ok(done) => Ok(done),
             Err(e) if timed_out && e.code == sqlstate::QUERY_CANCELED => {
                 Err(PgError::statement_timeout())
