@@ -26,7 +26,9 @@ pub mod server;
 
 use std::time::Duration;
 
-pub use clients::{PgClient, code_of, connect, pg_config, psql, psql_env, try_connect_with};
+pub use clients::{
+    PgClient, code_of, connect, pg_config, psql, psql_command, psql_env, try_connect_with,
+};
 pub use process::{ProcessConfig, ServerProcess, run_binary};
 pub use raw::{RawClient, Read};
 pub use server::{ADMIN_USER, TestServer, USER_ALICE, USER_BOB};
