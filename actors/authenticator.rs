@@ -56,7 +56,16 @@ pub struct Authenticator {
     users: Arc<UserList>,
     mock: MockSecret,
     throttle: FailureThrottle,
+    /// What `throttle` was built from, so a reload rebuilds it (and forgets
+    /// the failure counts) only when these change.
+    throttle_settings: ThrottleSettings,
     log: Logger,
+}
+
+type ThrottleSettings = (u32, Duration, Duration);
+
+fn throttle_settings(s: &AuthSettings) -> ThrottleSettings {
+    (s.max_failures, s.failure_window, s.failure_delay)
 }
 
 impl Authenticator {
@@ -70,6 +79,7 @@ impl Authenticator {
                 settings.failure_window,
                 settings.failure_delay,
             ),
+            throttle_settings: throttle_settings(settings),
             log,
         }
     }
@@ -165,7 +175,7 @@ impl Handler<Outcome> for Authenticator {
     }
 }
 
-/// Reloads the files (SIGHUP) and the throttle settings.
+/// Reloads the files (SIGHUP) and, if they changed, the throttle settings.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Reload(pub AuthSettings);
@@ -179,24 +189,29 @@ impl Handler<Reload> for Authenticator {
         Box::pin(
             async move { tokio::task::spawn_blocking(move || load_files(&s2)).await }
                 .into_actor(self)
-                .map(move |r, act, _| match r {
-                    Ok(Ok(files)) => {
-                        act.hba = files.hba;
-                        act.users = files.users;
-                        act.throttle = FailureThrottle::new(
-                            settings.max_failures,
-                            settings.failure_window,
-                            settings.failure_delay,
-                        );
-                        info!(act.log, "hba and users files reloaded"; "event" => event::RELOAD,
-                            "users" => act.users.len(), "rules" => act.hba.rules().len());
+                .map(move |r, act, _| {
+                    // A SIGHUP must not wipe the failure counts of an
+                    // address under attack; new throttle settings apply
+                    // even when the files are broken.
+                    let wanted = throttle_settings(&settings);
+                    if wanted != act.throttle_settings {
+                        act.throttle = FailureThrottle::new(wanted.0, wanted.1, wanted.2);
+                        act.throttle_settings = wanted;
                     }
-                    Ok(Err(e)) => {
-                        error!(act.log, "reload of hba/users failed; keeping the old files";
-                            "event" => event::RELOAD, "error" => e);
-                    }
-                    Err(e) => {
-                        error!(act.log, "reload of hba/users failed"; "event" => event::RELOAD, "error" => %e);
+                    match r {
+                        Ok(Ok(files)) => {
+                            act.hba = files.hba;
+                            act.users = files.users;
+                            info!(act.log, "hba and users files reloaded"; "event" => event::RELOAD,
+                                "users" => act.users.len(), "rules" => act.hba.rules().len());
+                        }
+                        Ok(Err(e)) => {
+                            error!(act.log, "reload of hba/users failed; keeping the old files";
+                                "event" => event::RELOAD, "error" => e);
+                        }
+                        Err(e) => {
+                            error!(act.log, "reload of hba/users failed"; "event" => event::RELOAD, "error" => %e);
+                        }
                     }
                 }),
         )

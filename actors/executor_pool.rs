@@ -62,11 +62,12 @@ impl ExecutorPool {
     }
 
     fn lease(addr: Addr<ExecutorPool>, target: Target, pid: i32, worker: WorkerHandle) -> Lease {
-        Lease::new(worker, move |w| {
+        Lease::new(worker, move |w, needs_reset| {
             addr.do_send(Checkin {
                 target,
                 pid,
                 worker: w,
+                needs_reset,
             })
         })
     }
@@ -206,6 +207,7 @@ pub struct Checkin {
     pub target: Target,
     pub pid: i32,
     pub worker: WorkerHandle,
+    pub needs_reset: bool,
 }
 
 impl Handler<Checkin> for ExecutorPool {
@@ -221,6 +223,10 @@ impl Handler<Checkin> for ExecutorPool {
         }
         let worker = m.worker;
         let target = m.target;
+        if !m.needs_reset {
+            self.give(&target, worker, ctx);
+            return;
+        }
         ctx.spawn(
             async move {
                 let ok = worker.reset().await;

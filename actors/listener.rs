@@ -242,6 +242,7 @@ async fn handle_connection(
         idle_in_transaction_session_timeout: settings.server.idle_in_transaction_session_timeout,
         idle_session_timeout: settings.server.idle_session_timeout,
         pool_mode: settings.backend.pool_mode,
+        log_connections,
         panic_on_query: (cfg!(debug_assertions)
             && !settings.testing.panic_in_session_on_query.is_empty())
         .then(|| settings.testing.panic_in_session_on_query.clone()),

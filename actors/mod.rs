@@ -262,6 +262,17 @@ impl Running {
                 }
             }
         }
+        // Awaited, so "configuration reloaded" means the new rules and users
+        // are in force (or the old ones kept, with the reason logged).
+        if self
+            .shared
+            .authenticator
+            .send(authenticator::Reload(new.auth.clone()))
+            .await
+            .is_err()
+        {
+            error!(log, "reload of hba/users failed: the authenticator is not running"; "event" => event::RELOAD);
+        }
         if let (Some(level), Some(l)) = (&self.level, crate::log::parse_level(&new.log.level)) {
             level.set(l);
         }

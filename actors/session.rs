@@ -76,6 +76,10 @@ impl Authenticate for AuthClient {
     }
 
     fn report(&self, facts: &LoginFacts, success: bool) {
+        // Only failures feed the throttle: a success costs no message.
+        if success {
+            return;
+        }
         self.authenticator.do_send(Outcome {
             peer: facts.peer.map(|p| p.ip()),
             success,
@@ -84,6 +88,9 @@ impl Authenticate for AuthClient {
 }
 
 /// Everything a session starts with.
+/// Initial capacity of a session's read buffer.
+const READ_BUFFER: usize = 1024;
+
 pub struct SessionStart {
     pub conversation: Conversation<tokio::io::WriteHalf<ClientStream>>,
     pub reader: tokio::io::ReadHalf<ClientStream>,
@@ -139,7 +146,9 @@ impl Actor for Session {
         });
         self.guard = Some(start.guard);
         let (codec, max_len) = FrameCodec::new(MAX_PRE_AUTH_MESSAGE);
-        let framed = FramedRead::new(start.reader, codec);
+        // Small to start: an idle session should cost little memory; the
+        // buffer grows as messages need it.
+        let framed = FramedRead::with_capacity(start.reader, codec, READ_BUFFER);
         let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
         let mut conversation = start.conversation;
         ctx.spawn(

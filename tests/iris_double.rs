@@ -556,7 +556,7 @@ fn sink_errors_close_the_cursor_and_keep_the_connection() {
         &[],
     )
     .unwrap();
-    let snap = snapshot();
+    let snap = std::sync::Arc::new(snapshot());
     let stmt = Statement {
         sql: "SELECT n FROM t",
         params: &[],

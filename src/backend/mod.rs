@@ -15,7 +15,6 @@ pub mod embedded;
 pub mod iris;
 pub mod worker;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -123,7 +122,7 @@ pub struct SessionSnapshot {
     /// The full text `version()` returns.
     pub version: String,
     /// Every setting SHOW knows, by lower-case name.
-    pub settings: BTreeMap<String, String>,
+    pub settings: crate::session::params::SettingsView,
 }
 
 /// One statement to execute.
@@ -134,7 +133,7 @@ pub struct Statement<'a> {
     /// Parameter types as the client declared them (0 = unspecified). May be
     /// shorter than `params`.
     pub param_types: &'a [Oid],
-    pub session: &'a SessionSnapshot,
+    pub session: &'a Arc<SessionSnapshot>,
 }
 
 /// Receives a statement's result as the backend produces it.

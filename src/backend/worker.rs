@@ -219,15 +219,28 @@ impl WorkerHandle {
 /// connection back to its pool (which resets it before anyone else uses it).
 pub struct Lease {
     worker: WorkerHandle,
-    release: Option<Box<dyn FnOnce(WorkerHandle) + Send>>,
+    /// Whether the connection may hold session state (a transaction,
+    /// temporary tables, PRAGMAs): then the pool resets it before reuse.
+    needs_reset: bool,
+    release: Option<Box<dyn FnOnce(WorkerHandle, bool) + Send>>,
 }
 
 impl Lease {
-    pub fn new(worker: WorkerHandle, release: impl FnOnce(WorkerHandle) + Send + 'static) -> Lease {
+    pub fn new(
+        worker: WorkerHandle,
+        release: impl FnOnce(WorkerHandle, bool) + Send + 'static,
+    ) -> Lease {
         Lease {
             worker,
+            needs_reset: true,
             release: Some(Box::new(release)),
         }
+    }
+
+    /// The holder vouches that it left nothing behind (only plain queries
+    /// and DML ran, outside any transaction): the pool can skip the reset.
+    pub fn mark_clean(&mut self) {
+        self.needs_reset = false;
     }
 }
 
@@ -242,7 +255,7 @@ impl std::ops::Deref for Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(release) = self.release.take() {
-            release(self.worker.clone());
+            release(self.worker.clone(), self.needs_reset);
         }
     }
 }

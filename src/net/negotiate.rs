@@ -2,7 +2,7 @@
 //! PostgreSQL's backend_startup.c: peek for direct TLS (first byte 0x16,
 //! ALPN `postgresql` required), answer SSLRequest ('S' and a handshake, or
 //! 'N') and GSSENCRequest ('N') in either order, refuse bytes pipelined after
-//! an SSLRequest, then read the StartupMessage or CancelRequest (plain or
+//! either request, then read the StartupMessage or CancelRequest (plain or
 //! inside TLS). The caller bounds the whole thing with the login deadline.
 
 use std::sync::Arc;
@@ -50,6 +50,19 @@ pub enum Refusal {
     Fatal(PgError),
     /// The TLS handshake failed (the reason is for the log).
     TlsFailed(String),
+}
+
+/// Bytes buffered behind an SSLRequest or GSSENCRequest were sent before
+/// the client knew the answer, so a man in the middle may have injected
+/// them (CVE-2021-23214); PostgreSQL refuses them whatever it answered.
+fn unencrypted_data_after(request: &str) -> PgError {
+    PgError::fatal(
+        sqlstate::PROTOCOL_VIOLATION,
+        format!("received unencrypted data after {request}"),
+    )
+    .with_detail(
+        "This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.",
+    )
 }
 
 fn unsupported_version(code: i32) -> PgError {
@@ -185,7 +198,9 @@ pub async fn negotiate(tcp: TcpStream, tls: Option<&TlsContext>) -> Result<Negot
     } else {
         Phase::Plain(tcp)
     };
-    let mut ssl_done = direct_tls;
+    // Inside direct TLS an SSLRequest is still answered, with 'N', as
+    // PostgreSQL 17 does.
+    let mut ssl_done = false;
     let mut gss_done = false;
     let mut buf = BytesMut::with_capacity(512);
     loop {
@@ -221,18 +236,18 @@ pub async fn negotiate(tcp: TcpStream, tls: Option<&TlsContext>) -> Result<Negot
                             Refusal::Closed(format!("could not send data to client: {e}"))
                         })?;
                         if !buf.is_empty() {
-                            // Bytes sent before the handshake could have been
-                            // injected by a man in the middle (CVE-2021-23214).
-                            let e = PgError::fatal(
-                                sqlstate::PROTOCOL_VIOLATION,
-                                "received unencrypted data after SSL request",
-                            );
+                            let e = unencrypted_data_after("SSL request");
                             return Err(send_fatal(&mut tcp, e).await);
                         }
+                        // After TLS, no GSSENCRequest (PostgreSQL).
+                        gss_done = true;
                         Phase::Tls(accept_tls(tcp, ctx).await?)
                     }
                     (mut other, _) => {
                         other.write(b"N").await?;
+                        if !buf.is_empty() {
+                            return Err(other.fatal(unencrypted_data_after("SSL request")).await);
+                        }
                         other
                     }
                 };
@@ -246,6 +261,10 @@ pub async fn negotiate(tcp: TcpStream, tls: Option<&TlsContext>) -> Result<Negot
                 }
                 gss_done = true;
                 phase.write(b"N").await?;
+                if !buf.is_empty() {
+                    let e = unencrypted_data_after("GSSAPI encryption request");
+                    return Err(phase.fatal(e).await);
+                }
             }
             StartupPacket::CancelRequest { pid, secret } => {
                 return Ok(finish(
@@ -263,6 +282,12 @@ pub async fn negotiate(tcp: TcpStream, tls: Option<&TlsContext>) -> Result<Negot
 }
 
 fn finish(phase: Phase, leftover: BytesMut, request: Request, direct_tls: bool) -> Negotiated {
+    // Nothing read ahead (the usual case): keep no buffer.
+    let leftover = if leftover.is_empty() {
+        BytesMut::new()
+    } else {
+        leftover
+    };
     let (transport, tls) = match phase {
         Phase::Plain(t) => (Transport::Plain(t), None),
         Phase::Tls(t) => {

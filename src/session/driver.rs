@@ -93,6 +93,8 @@ pub struct SessionConfig {
     pub pool_mode: PoolMode,
     /// Debug builds: a Query with this text panics in the session.
     pub panic_on_query: Option<String>,
+    /// Log the authenticated / authorized lines (log.connections).
+    pub log_connections: bool,
 }
 
 /// Where the conversation is.
@@ -163,8 +165,11 @@ pub struct Conversation<W> {
     /// Whether the frame after the current one is already known to be a
     /// Sync: then a single Execute needs no implicit transaction.
     next_is_sync: bool,
-    /// An ErrorResponse of the extended protocol is waiting in `out`.
-    flush_error: bool,
+    /// An ErrorResponse was written outside a Sync: send it now.
+    flush_now: bool,
+    /// Whether the backend connection may hold state beyond plain queries
+    /// (a transaction, DDL, PRAGMAs): the pool then resets it.
+    dirty: bool,
     /// Set by the actor on an administrator's fast shutdown, so that the
     /// interrupted statement ends with FATAL 57P01, not a cancel.
     terminating: Rc<std::cell::Cell<bool>>,
@@ -270,7 +275,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         });
         Conversation {
             writer,
-            out: BytesMut::with_capacity(8192),
+            out: BytesMut::new(),
             log,
             startup,
             pid,
@@ -292,7 +297,8 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             implicit_failed: false,
             described: HashMap::new(),
             next_is_sync: false,
-            flush_error: false,
+            flush_now: false,
+            dirty: false,
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
             client_gone: Rc::new(std::cell::Cell::new(false)),
@@ -359,6 +365,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         }
         let r = self.writer.write_all(&self.out).await;
         self.out.clear();
+        // An idle session keeps no large buffer after a big result.
+        if self.out.capacity() > 64 * 1024 {
+            self.out = BytesMut::new();
+        }
         match r {
             Ok(()) => Flow::Continue,
             Err(_) => {
@@ -384,7 +394,21 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
     pub async fn close(&mut self) {
         self.phase = Phase::Closed;
         self.portals.clear();
-        self.lease = None;
+        self.give_back_lease();
+    }
+
+    /// Returns the backend connection; a connection that saw only plain
+    /// queries outside transactions needs no reset.
+    fn give_back_lease(&mut self) {
+        if let Some(mut lease) = self.lease.take()
+            && !self.dirty
+            && self.status == TransactionStatus::Idle
+            && !self.implicit_block
+            && self.running.borrow().is_none()
+        {
+            lease.mark_clean();
+        }
+        self.dirty = false;
     }
 
     /// Starts the login: NegotiateProtocolVersion if needed, then the first
@@ -513,8 +537,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                         auth_message(&mut self.out, &m);
                     }
                     self.auth.report(&self.facts, true);
-                    info!(self.log, "connection authenticated"; "event" => event::AUTHENTICATED,
-                        "method" => method, "database" => &self.startup.database);
+                    if self.config.log_connections {
+                        info!(self.log, "connection authenticated"; "event" => event::AUTHENTICATED,
+                            "method" => method, "database" => &self.startup.database);
+                    }
                     return self.complete_login().await;
                 }
                 Step::Failure(f) => {
@@ -560,9 +586,11 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         msg::backend_key_data(&mut self.out, self.pid, &self.secret);
         msg::ready_for_query(&mut self.out, TransactionStatus::Idle);
         self.phase = Phase::Ready;
-        info!(self.log, "connection authorized"; "event" => event::AUTHORIZED,
+        if self.config.log_connections {
+            info!(self.log, "connection authorized"; "event" => event::AUTHORIZED,
             "user" => &self.startup.user, "database" => &db,
             "application_name" => self.params.get("application_name").unwrap_or(""));
+        }
         self.flush().await
     }
 
@@ -593,9 +621,17 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                     return Flow::Close;
                 }
                 if frame.tag != b'p' {
+                    // PostgreSQL's words differ by method (auth-sasl.c, auth.c).
+                    let expected = match exchange {
+                        Some(e) if e.mechanism().starts_with("SCRAM") => "SASL",
+                        _ => "password",
+                    };
                     let e = PgError::fatal(
                         sqlstate::PROTOCOL_VIOLATION,
-                        format!("expected password response, got message type {}", frame.tag),
+                        format!(
+                            "expected {expected} response, got message type {}",
+                            frame.tag
+                        ),
                     );
                     warn!(self.log, "protocol violation during authentication"; "event" => event::PROTOCOL_VIOLATION, "message_type" => frame.tag);
                     return self.fatal(&e).await;
@@ -744,7 +780,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             let _ = self.writer.shutdown().await;
             return Flow::Close;
         }
-        if std::mem::take(&mut self.flush_error) || self.out.len() >= FLUSH_THRESHOLD {
+        if self.out.len() >= FLUSH_THRESHOLD || std::mem::take(&mut self.flush_now) {
             return self.flush().await;
         }
         flow
@@ -755,9 +791,9 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             Ok(f) => f(&mut self.out),
             Err(e) => {
                 msg::error_response(&mut self.out, &e);
-                // Sent at once, as PostgreSQL does: a client waiting for
-                // the answer to Parse/Describe + Flush must not hang.
-                self.flush_error = true;
+                // PostgreSQL sends an error at once (no Sync or Flush
+                // needed): clients such as asyncpg wait for it.
+                self.flush_now = true;
                 self.after_error();
                 self.ignore_till_sync = true;
                 if self.implicit_block {
@@ -788,7 +824,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             database: self.startup.database.clone(),
             backend_pid: self.pid,
             version: self.config.version_text.clone(),
-            settings: self.params.all().clone(),
+            settings: self.params.view(),
         });
         self.snapshot = Some(s.clone());
         s
@@ -842,7 +878,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             && self.status == TransactionStatus::Idle
             && !self.implicit_block
         {
-            self.lease = None;
+            self.give_back_lease();
         }
     }
 
@@ -901,6 +937,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
     }
 
     async fn backend_tx(&mut self, op: TxOp) -> Result<bool, PgError> {
+        self.dirty = true;
         let lease = self.acquire().await?;
         lease.transaction(op).await
     }
@@ -1119,6 +1156,13 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             Command::Unlisten => "UNLISTEN".to_owned(),
             Command::Unsupported(m) => return Err(PgError::feature_not_supported(m)),
             Command::Backend { verb, .. } => {
+                if !matches!(
+                    verb.as_str(),
+                    "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE"
+                ) {
+                    // DDL, PRAGMA, anything that may change the connection.
+                    self.dirty = true;
+                }
                 let session = self.snapshot();
                 let req = ExecRequest {
                     sql: Arc::from(stmt),

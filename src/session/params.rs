@@ -3,6 +3,7 @@
 //! transaction-scoped undo of SET and SET LOCAL.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::wire::error::{PgError, sqlstate};
@@ -426,17 +427,52 @@ fn normalize_bool(value: &str) -> Option<&'static str> {
     }
 }
 
-/// A session's settings.
+/// A session's settings: the server's defaults, shared by every session
+/// (an idle session should cost little memory), under the session's own
+/// changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
-    values: BTreeMap<String, String>,
+    base: Arc<BTreeMap<String, String>>,
+    /// The session's values where they differ from `base` (None = the
+    /// setting does not exist, e.g. a reset custom placeholder).
+    values: BTreeMap<String, Option<String>>,
     /// Reported parameters whose value changed since the last report.
     changed: Vec<&'static str>,
     /// Values to restore when the current transaction ends: (key, old
     /// value, restore on commit too (SET LOCAL)).
     undo: Vec<(String, Option<String>, bool)>,
-    /// Defaults for RESET (startup values override the built-ins).
+    /// Startup values: what RESET goes back to, over `base`.
     reset_values: BTreeMap<String, String>,
+}
+
+/// Every setting of a session, as the backend reads them (`current_setting`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SettingsView {
+    base: Arc<BTreeMap<String, String>>,
+    overrides: Arc<BTreeMap<String, Option<String>>>,
+}
+
+impl SettingsView {
+    /// A setting by lower-case name.
+    pub fn get(&self, key: &str) -> Option<&String> {
+        match self.overrides.get(key) {
+            Some(v) => v.as_ref(),
+            None => self.base.get(key),
+        }
+    }
+
+    /// A view of a plain map (tests, backends' own use).
+    pub fn from_map(map: BTreeMap<String, String>) -> SettingsView {
+        SettingsView {
+            base: Arc::new(map),
+            overrides: Arc::default(),
+        }
+    }
+
+    /// Adds or replaces one setting (tests).
+    pub fn insert(&mut self, key: String, value: String) {
+        Arc::make_mut(&mut self.overrides).insert(key, Some(value));
+    }
 }
 
 /// Per-session facts the defaults depend on.
@@ -451,45 +487,101 @@ pub struct ParamDefaults<'a> {
     pub idle_session_timeout: Duration,
 }
 
-impl Params {
-    pub fn new(d: &ParamDefaults<'_>) -> Params {
+type BaseKey = (String, String, u64, u64, u64);
+type Defaults = Arc<BTreeMap<String, String>>;
+
+thread_local! {
+    /// The shared defaults, per server configuration (a reload may add one).
+    static BASES: std::cell::RefCell<Vec<(BaseKey, Defaults)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn base_for(d: &ParamDefaults<'_>) -> Arc<BTreeMap<String, String>> {
+    let ms = |d: Duration| d.as_millis().min(i32::MAX as u128) as u64;
+    let key: BaseKey = (
+        d.server_version.to_owned(),
+        d.timezone.to_owned(),
+        ms(d.statement_timeout),
+        ms(d.idle_in_transaction_session_timeout),
+        ms(d.idle_session_timeout),
+    );
+    BASES.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some((_, m)) = b.iter().find(|(k, _)| *k == key) {
+            return m.clone();
+        }
         let mut values = BTreeMap::new();
         for def in DEFS {
             values.insert(def.name.to_ascii_lowercase(), def.default.to_owned());
         }
-        let version_num = server_version_num(d.server_version);
-        let ms = |d: Duration| format_millis(d.as_millis().min(i32::MAX as u128) as u64);
         for (k, v) in [
             ("server_version", d.server_version.to_owned()),
-            ("server_version_num", version_num),
-            ("session_authorization", d.user.to_owned()),
-            (
-                "is_superuser",
-                if d.is_superuser { "on" } else { "off" }.to_owned(),
-            ),
+            ("server_version_num", server_version_num(d.server_version)),
             ("timezone", d.timezone.to_owned()),
-            ("statement_timeout", ms(d.statement_timeout)),
-            (
-                "idle_in_transaction_session_timeout",
-                ms(d.idle_in_transaction_session_timeout),
-            ),
-            ("idle_session_timeout", ms(d.idle_session_timeout)),
+            ("statement_timeout", format_millis(key.2)),
+            ("idle_in_transaction_session_timeout", format_millis(key.3)),
+            ("idle_session_timeout", format_millis(key.4)),
         ] {
             values.insert(k.to_owned(), v);
         }
+        let m = Arc::new(values);
+        if b.len() >= 8 {
+            b.remove(0);
+        }
+        b.push((key, m.clone()));
+        m
+    })
+}
+
+impl Params {
+    pub fn new(d: &ParamDefaults<'_>) -> Params {
+        let base = base_for(d);
+        let mut reset_values = BTreeMap::new();
+        reset_values.insert("session_authorization".to_owned(), d.user.to_owned());
+        reset_values.insert(
+            "is_superuser".to_owned(),
+            if d.is_superuser { "on" } else { "off" }.to_owned(),
+        );
+        let values = reset_values
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
         Params {
-            reset_values: values.clone(),
+            base,
             values,
             changed: Vec::new(),
             undo: Vec::new(),
+            reset_values,
+        }
+    }
+
+    fn lookup(&self, key: &str) -> Option<&String> {
+        match self.values.get(key) {
+            Some(v) => v.as_ref(),
+            None => self.base.get(key),
         }
     }
 
     /// The value of a setting (any case), if known.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.lookup(&name.to_ascii_lowercase()).map(String::as_str)
+        } else {
+            self.lookup(name).map(String::as_str)
+        }
+    }
+
+    /// Every key that has a value.
+    fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.base.keys().cloned().collect();
+        for k in self.values.keys() {
+            if !self.base.contains_key(k) {
+                keys.push(k.clone());
+            }
+        }
+        keys.sort();
+        keys.retain(|k| self.lookup(k).is_some());
+        keys
     }
 
     /// SHOW: the value or 42704.
@@ -498,7 +590,7 @@ impl Params {
         let label = find(&key)
             .map(|d| d.name.to_owned())
             .unwrap_or_else(|| key.clone());
-        match self.values.get(&key) {
+        match self.lookup(&key) {
             Some(v) => Ok((v.as_str(), label)),
             None => Err(unrecognized(name)),
         }
@@ -506,14 +598,15 @@ impl Params {
 
     /// Rows for SHOW ALL: (name, setting, description).
     pub fn show_all(&self) -> Vec<(String, String, String)> {
-        self.values
-            .iter()
-            .map(|(k, v)| {
-                let (name, desc) = match find(k) {
+        self.keys()
+            .into_iter()
+            .map(|k| {
+                let v = self.lookup(&k).cloned().unwrap_or_default();
+                let (name, desc) = match find(&k) {
                     Some(d) => (d.name.to_owned(), d.description.to_owned()),
-                    None => (k.clone(), String::new()),
+                    None => (k, String::new()),
                 };
-                (name, v.clone(), desc)
+                (name, v, desc)
             })
             .collect()
     }
@@ -636,7 +729,7 @@ impl Params {
     /// Applies a startup parameter (from the StartupMessage or `options`).
     pub fn set_startup(&mut self, name: &str, value: &str) -> Result<(), PgError> {
         let (key, value) = self.check(name, value)?;
-        self.values.insert(key.clone(), value.clone());
+        self.values.insert(key.clone(), Some(value.clone()));
         self.reset_values.insert(key, value);
         Ok(())
     }
@@ -669,42 +762,51 @@ impl Params {
                 ));
             }
             Some(_) => {}
-            None if self.values.contains_key(&key) => {}
+            None if self.lookup(&key).is_some() => {}
             None => return Err(unrecognized(name)),
         }
-        let value = self.reset_values.get(&key).cloned();
+        let value = self.reset_value(&key);
         self.assign(key, value, false, in_transaction);
         Ok(())
     }
 
     /// RESET ALL (and DISCARD ALL).
     pub fn reset_all(&mut self, in_transaction: bool) {
-        let keys: Vec<String> = self.values.keys().cloned().collect();
-        for key in keys {
+        for key in self.keys() {
             if find(&key).is_some_and(|d| d.kind == Kind::ReadOnly) {
                 continue;
             }
-            let value = self.reset_values.get(&key).cloned();
+            let value = self.reset_value(&key);
             self.assign(key, value, false, in_transaction);
         }
     }
 
+    /// What RESET restores: the startup value, else the default.
+    fn reset_value(&self, key: &str) -> Option<String> {
+        self.reset_values
+            .get(key)
+            .or_else(|| self.base.get(key))
+            .cloned()
+    }
+
+    /// Stores `value` for `key`, keeping only differences from the base.
+    fn store(&mut self, key: String, value: Option<String>) {
+        if self.base.get(&key) == value.as_ref() {
+            self.values.remove(&key);
+        } else {
+            self.values.insert(key, value);
+        }
+    }
+
     fn assign(&mut self, key: String, value: Option<String>, local: bool, in_transaction: bool) {
-        let old = self.values.get(&key).cloned();
+        let old = self.lookup(&key).cloned();
         if old == value {
             return;
         }
         if in_transaction {
             self.undo.push((key.clone(), old, local));
         }
-        match value {
-            Some(v) => {
-                self.values.insert(key.clone(), v);
-            }
-            None => {
-                self.values.remove(&key);
-            }
-        }
+        self.store(key.clone(), value);
         self.mark_changed(&key);
     }
 
@@ -724,14 +826,7 @@ impl Params {
             if committed && !local {
                 continue;
             }
-            match old {
-                Some(v) => {
-                    self.values.insert(key.clone(), v);
-                }
-                None => {
-                    self.values.remove(&key);
-                }
-            }
+            self.store(key.clone(), old);
             self.mark_changed(&key);
         }
     }
@@ -746,8 +841,11 @@ impl Params {
     }
 
     /// Every setting by lower-case name (for the backend's snapshot).
-    pub fn all(&self) -> &BTreeMap<String, String> {
-        &self.values
+    pub fn view(&self) -> SettingsView {
+        SettingsView {
+            base: self.base.clone(),
+            overrides: Arc::new(self.values.clone()),
+        }
     }
 
     /// A timeout setting as a Duration (0 = off).

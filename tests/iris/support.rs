@@ -60,7 +60,7 @@ pub fn snapshot() -> SessionSnapshot {
         database: "USER".into(),
         backend_pid: 4711,
         version: "PostgreSQL 16.9 (pgiris test) on InterSystems IRIS".into(),
-        settings,
+        settings: pgiris::session::params::SettingsView::from_map(settings),
     }
 }
 
@@ -86,7 +86,7 @@ pub fn run(
     sql: &str,
     params: &[Value],
 ) -> Result<(ExecOutcome, Collect), PgError> {
-    let snap = snapshot();
+    let snap = std::sync::Arc::new(snapshot());
     let stmt = Statement {
         sql,
         params,

@@ -7,6 +7,7 @@
 //! (`translate`), and result types are taken from declared column types and
 //! the statement text (`infer`), so RowDescription carries PostgreSQL OIDs.
 
+pub mod catalog;
 pub mod errors;
 pub mod infer;
 pub mod schema;
@@ -144,6 +145,7 @@ impl EmbeddedConnection {
         register_session_functions(&conn, &session).map_err(map_error)?;
         let clock = TransactionClock::new();
         translate::register_functions_with_clock(&conn, &clock).map_err(map_error)?;
+        catalog::attach(&conn).map_err(map_error)?;
         Ok(EmbeddedConnection {
             conn,
             session,
@@ -153,11 +155,11 @@ impl EmbeddedConnection {
         })
     }
 
-    fn set_session(&self, s: &SessionSnapshot) {
+    fn set_session(&self, s: &Arc<SessionSnapshot>) {
         if let Ok(mut g) = self.session.lock()
-            && **g != *s
+            && !Arc::ptr_eq(&g, s)
         {
-            *g = Arc::new(s.clone());
+            *g = s.clone();
         }
     }
 }
@@ -570,7 +572,7 @@ mod tests {
                 Ok(())
             }
         }
-        let snap = SessionSnapshot::default();
+        let snap = Arc::new(SessionSnapshot::default());
         let mut sink = Collect(vec![]);
         let out = conn.execute(
             &Statement {

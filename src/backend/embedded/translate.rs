@@ -105,7 +105,8 @@ fn translate(sql: &str) -> Result<Cow<'_, str>, PgError> {
 fn is_trigger_word(w: &str) -> bool {
     matches!(
         w,
-        "cast"
+        "pg_catalog"
+            | "cast"
             | "like"
             | "ilike"
             | "now"
@@ -767,7 +768,32 @@ impl<'a, 't> Translator<'a, 't> {
         let Some(w) = lower_word(raw, &mut buf) else {
             return Ok(i + 1);
         };
-        let after_dot = i > 0 && self.kind(i - 1) == Some(TokenKind::Dot);
+        // `pg_catalog.f(...)`: SQLite has no schemas for functions; the
+        // qualifier goes and the function is translated as if unqualified.
+        if w == "pg_catalog"
+            && self.kind(i + 1) == Some(TokenKind::Dot)
+            && self.kind(i + 2) == Some(TokenKind::Ident)
+            && self.kind(i + 3) == Some(TokenKind::LParen)
+        {
+            let dot = self.toks[i + 1];
+            self.replace(tok.start, dot.end, "");
+            return self.ident_unqualified(i + 2);
+        }
+        self.ident_unqualified(i)
+    }
+
+    fn ident_unqualified(&mut self, i: usize) -> Result<usize, PgError> {
+        let tok = self.toks[i];
+        let raw = tok.text(self.sql);
+        let mut buf = [0u8; 24];
+        let Some(w) = lower_word(raw, &mut buf) else {
+            return Ok(i + 1);
+        };
+        let qualified_by_catalog = i >= 2
+            && self.toks[i - 2]
+                .text(self.sql)
+                .eq_ignore_ascii_case("pg_catalog");
+        let after_dot = i > 0 && self.kind(i - 1) == Some(TokenKind::Dot) && !qualified_by_catalog;
         let before_dot = self.kind(i + 1) == Some(TokenKind::Dot);
         let call = self.kind(i + 1) == Some(TokenKind::LParen);
         if after_dot || before_dot {

@@ -448,7 +448,7 @@ mod tests {
             database: "USER".into(),
             backend_pid: 4242,
             version: "PostgreSQL 16.9 (pgiris 0.1.0) on IRIS".into(),
-            settings,
+            settings: crate::session::params::SettingsView::from_map(settings),
         }
     }
 

@@ -32,7 +32,7 @@ use bytes::{BufMut, BytesMut};
 use crate::backend::{Cell, Value};
 use crate::wire::error::{PgError, sqlstate};
 
-pub use names::{parse_type_name, type_name, type_size};
+pub use names::{known_types, parse_type_name, type_name, type_size};
 
 use datetime::{DateValue, TimestampValue};
 use int::IntKind;
@@ -187,7 +187,7 @@ fn encode_text_inner(
             let (mut scratch, mut rounded) = (numeric::Scratch::new(), Vec::new());
             cell_to_numeric(cell, typmod, &mut scratch, &mut rounded)?.put_text(out);
         }
-        oid::BYTEA => with_cell_bytes(cell, |b| bytea::put_hex(out, b))?,
+        oid::BYTEA => with_bytea(cell, |b| bytea::put_hex(out, b))?,
         oid::DATE => cell_to_date(cell)?.put_text(out),
         oid::TIME => datetime::put_time(out, cell_to_time(cell, typmod)?),
         oid::TIMESTAMP => cell_to_timestamp(cell, false, typmod)?.put_text(out, false),
@@ -285,7 +285,7 @@ fn encode_binary_inner(
             let (mut scratch, mut rounded) = (numeric::Scratch::new(), Vec::new());
             cell_to_numeric(cell, typmod, &mut scratch, &mut rounded)?.put_binary(out);
         }
-        oid::BYTEA => with_cell_bytes(cell, |b| out.put_slice(b))?,
+        oid::BYTEA => with_bytea(cell, |b| out.put_slice(b))?,
         oid::DATE => out.put_i32(cell_to_date(cell)?.to_binary()),
         oid::TIME => out.put_i64(cell_to_time(cell, typmod)?),
         oid::TIMESTAMP => out.put_i64(cell_to_timestamp(cell, false, typmod)?.to_binary()),
@@ -548,6 +548,16 @@ fn cell_to_numeric<'a>(
 }
 
 /// bytea from a cell: its bytes; anything else is its text's bytes.
+/// The bytes of a bytea value. Text in a bytea column is what a client
+/// wrote as a bytea literal (`'\\x0102'`, or escape format), so it is read
+/// the way PostgreSQL's byteain reads it.
+fn with_bytea<R>(cell: Cell<'_>, f: impl FnOnce(&[u8]) -> R) -> Result<R, PgError> {
+    match cell {
+        Cell::Text(s) => Ok(f(&bytea::parse_text(s)?)),
+        _ => with_cell_bytes(cell, f),
+    }
+}
+
 fn with_cell_bytes<R>(cell: Cell<'_>, f: impl FnOnce(&[u8]) -> R) -> Result<R, PgError> {
     match cell {
         Cell::Bytes(b) => Ok(f(b)),

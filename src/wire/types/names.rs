@@ -90,6 +90,12 @@ const TYPES: &[TypeInfo] = &[
     t(oid::JSONB_ARRAY, "_jsonb", -1, 0),
 ];
 
+/// Every type pgiris knows: (OID, typname, typlen, array type OID), for
+/// the catalog tables the embedded backend provides.
+pub fn known_types() -> impl Iterator<Item = (Oid, &'static str, i16, Oid)> {
+    TYPES.iter().map(|t| (t.oid, t.name, t.len, t.array))
+}
+
 fn info(oid: Oid) -> Option<&'static TypeInfo> {
     TYPES
         .binary_search_by_key(&oid, |t| t.oid)

@@ -1043,3 +1043,20 @@ fn deep_nesting_does_not_overflow_the_stack() {
     let not = format!("select {}true", "not ".repeat(100_000));
     let _ = infer::type_from_expr(&not[7..], &[]);
 }
+
+#[test]
+fn catalog_qualified_functions_lose_the_qualifier() {
+    assert_eq!(
+        to_sqlite("select pg_catalog.version()").unwrap(),
+        "select version()"
+    );
+    assert_eq!(
+        to_sqlite("SELECT pg_catalog.now()").unwrap(),
+        "SELECT pg_now()"
+    );
+    // A catalog table keeps its name (no function call).
+    assert_eq!(
+        to_sqlite("select * from pg_catalog.pg_type").unwrap(),
+        "select * from pg_catalog.pg_type"
+    );
+}
