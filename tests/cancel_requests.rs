@@ -189,6 +189,49 @@ async fn a_cancel_while_idle_does_not_hit_the_next_statement() {
     assert_eq!(scalar(&c.query("SELECT 2").await), "2");
 }
 
+/// An endless statement that takes a long time to get going: a 200,000
+/// element IN list the session and the backend work through (hundreds of
+/// ms in a debug build) before the backend starts executing it.
+fn slow_to_start_endless() -> String {
+    let list: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+    format!(
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) \
+         SELECT count(*) FROM r WHERE n IN ({})",
+        list.join(",")
+    )
+}
+
+/// A cancel that arrives while the server is still working towards the
+/// statement (parsing, translating, preparing) is not lost: PostgreSQL
+/// cancels whatever it is doing for the query, and so does pgiris, once
+/// the statement would start. (An interrupt that reached the backend
+/// before its statement was under way used to be dropped, leaving the
+/// statement to run forever.)
+#[tokio::test]
+async fn a_cancel_before_the_statement_gets_going_is_not_lost() {
+    let server = TestServer::start();
+    let (mut c, login) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    let sql = slow_to_start_endless();
+    for round in 0..3 {
+        c.send_query(&sql).await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let t0 = Instant::now();
+        cancel(server.addr, login.pid, &login.secret).await;
+        let r = tokio::time::timeout(Duration::from_secs(5), c.read_until_ready())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the cancel was lost"));
+        eprintln!(
+            "cancel latency before the start, round {round}: {:.1} ms",
+            t0.elapsed().as_secs_f64() * 1000.0
+        );
+        assert_eq!(
+            briefs(&r),
+            [format!("E ERROR 57014 {USER_CANCEL}"), "Z I".to_owned()]
+        );
+    }
+    assert_eq!(scalar(&c.query("SELECT 1").await), "1");
+}
+
 /// psql's Ctrl-C: SIGINT makes psql send a CancelRequest (libpq PQcancel);
 /// psql prints the 57014 error and exits 1.
 #[tokio::test]

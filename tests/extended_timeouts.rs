@@ -198,6 +198,31 @@ async fn statement_timeout_set_local_lasts_one_transaction() {
     assert_eq!(scalar(&c.query("SHOW statement_timeout").await), "0");
 }
 
+/// A timeout that expires before the backend started the statement (a
+/// statement that takes long to parse and prepare) still stops it.
+#[tokio::test]
+async fn statement_timeout_before_the_statement_gets_going() {
+    let server = TestServer::start();
+    let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    let list: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+    let sql = format!(
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) \
+         SELECT count(*) FROM r WHERE n IN ({})",
+        list.join(",")
+    );
+    c.query("SET statement_timeout = 20").await;
+    for _ in 0..2 {
+        let r = tokio::time::timeout(Duration::from_secs(5), c.query(&sql))
+            .await
+            .expect("the timeout was lost: the statement ran on");
+        assert_eq!(
+            briefs(&r),
+            [format!("E ERROR 57014 {TIMEOUT_MESSAGE}"), "Z I".to_owned()]
+        );
+    }
+    assert_eq!(scalar(&c.query("SELECT 1").await), "1");
+}
+
 /// Startup options (`-c statement_timeout=...`) set the session's value.
 #[tokio::test]
 async fn statement_timeout_from_startup_options() {

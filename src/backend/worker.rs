@@ -99,6 +99,20 @@ pub struct Faults {
     pub panic_on_query: Option<Arc<str>>,
 }
 
+/// Cancellation of the statement a session has in flight on a worker,
+/// from the moment [`WorkerHandle::execute`] sends it until its result is
+/// sent back. A cancel within that span always takes effect, as in
+/// PostgreSQL: a statement not started yet never runs, one running is
+/// interrupted (the canceller repeats the interrupt until the statement
+/// ends: a backend ignores one that comes before its statement is under
+/// way). A cancel outside that span does nothing, so it cannot hit a later
+/// statement.
+#[derive(Debug, Default)]
+struct CancelGate {
+    in_flight: bool,
+    pending: bool,
+}
+
 /// The shared side of an executor thread.
 #[derive(Clone)]
 pub struct WorkerHandle {
@@ -106,6 +120,7 @@ pub struct WorkerHandle {
     jobs: std_mpsc::Sender<Job>,
     busy: Arc<AtomicBool>,
     interrupter: Arc<Mutex<Option<Interrupter>>>,
+    cancel: Arc<Mutex<CancelGate>>,
 }
 
 impl std::fmt::Debug for WorkerHandle {
@@ -137,6 +152,7 @@ impl WorkerHandle {
             jobs: tx,
             busy: Arc::new(AtomicBool::new(false)),
             interrupter: Arc::new(Mutex::new(None)),
+            cancel: Arc::new(Mutex::new(CancelGate::default())),
         };
         let shared = handle.clone();
         std::thread::Builder::new()
@@ -165,11 +181,44 @@ impl WorkerHandle {
         }
     }
 
-    /// An interrupter bound to this worker's busy state, for the registry
-    /// and the session.
+    fn gate(&self) -> std::sync::MutexGuard<'_, CancelGate> {
+        self.cancel.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cancels the statement in flight, if any (see [`CancelGate`]);
+    /// returns whether there was one.
+    pub fn cancel(&self) -> bool {
+        let mut gate = self.gate();
+        if gate.in_flight {
+            gate.pending = true;
+            self.interrupt();
+        }
+        gate.in_flight
+    }
+
+    fn begin_statement(&self) {
+        *self.gate() = CancelGate {
+            in_flight: true,
+            pending: false,
+        };
+    }
+
+    /// A cancel that came before the statement started.
+    fn take_early_cancel(&self) -> bool {
+        std::mem::take(&mut self.gate().pending)
+    }
+
+    fn end_statement(&self) {
+        *self.gate() = CancelGate::default();
+    }
+
+    /// An interrupter that cancels the statement in flight on this worker,
+    /// for the session (timeouts, a client gone, shutdown).
     pub fn interrupter(&self) -> Interrupter {
         let me = self.clone();
-        Interrupter::new(move || me.interrupt())
+        Interrupter::new(move || {
+            me.cancel();
+        })
     }
 
     pub fn send(&self, job: Job) -> Result<(), PgError> {
@@ -192,11 +241,15 @@ impl WorkerHandle {
 
     pub fn execute(&self, req: ExecRequest) -> Result<mpsc::Receiver<ExecEvent>, PgError> {
         let (events, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-        self.send(Job::Execute {
+        self.begin_statement();
+        let sent = self.send(Job::Execute {
             req: Box::new(req),
             events,
-        })?;
-        Ok(rx)
+        });
+        if sent.is_err() {
+            self.end_statement();
+        }
+        sent.map(|()| rx)
     }
 
     pub async fn transaction(&self, op: TxOp) -> Result<bool, PgError> {
@@ -297,13 +350,24 @@ fn run(
         if conn.as_ref().is_none_or(|c| !c.is_usable()) && !matches!(job, Job::Reset { .. }) {
             conn = connect(&shared).ok();
         }
+        // A statement cancelled before it started never runs.
+        if let Job::Execute { events, .. } = &job
+            && shared.take_early_cancel()
+        {
+            shared.end_statement();
+            let _ = events.blocking_send(ExecEvent::Done(Err(PgError::query_canceled())));
+            continue;
+        }
         shared.busy.store(true, Ordering::SeqCst);
         let keep = match conn.as_mut() {
             None => {
+                if matches!(job, Job::Execute { .. }) {
+                    shared.end_statement();
+                }
                 fail_job(job, lost());
                 true
             }
-            Some(c) => run_job(c.as_mut(), job, &faults),
+            Some(c) => run_job(c.as_mut(), job, &faults, &shared),
         };
         shared.busy.store(false, Ordering::SeqCst);
         if !keep {
@@ -344,7 +408,12 @@ fn fail_job(job: Job, e: PgError) {
 }
 
 /// Runs one job; returns false when the connection must be dropped.
-fn run_job(conn: &mut dyn BackendConnection, job: Job, faults: &Faults) -> bool {
+fn run_job(
+    conn: &mut dyn BackendConnection,
+    job: Job,
+    faults: &Faults,
+    shared: &WorkerHandle,
+) -> bool {
     let mut panicked = false;
     let mut check = |e: Option<&PgError>| {
         panicked |= e.is_some_and(is_backend_panic);
@@ -388,6 +457,8 @@ fn run_job(conn: &mut dyn BackendConnection, job: Job, faults: &Faults) -> bool 
                     Err(e)
                 }
             };
+            // Before Done: the session may send its next statement at once.
+            shared.end_statement();
             let _ = events.blocking_send(ExecEvent::Done(done));
         }
         Job::Transaction { op, reply } => {

@@ -36,6 +36,10 @@ use crate::wire::frontend::{Frame, FrontendMessage, Target as DescribeTarget};
 use crate::wire::startup::StartupMessage;
 use crate::wire::types::{self, Format, Oid};
 
+/// How often a timed-out or cancelled statement is interrupted again until
+/// it ends.
+const CANCEL_REPEAT: Duration = Duration::from_millis(20);
+
 /// Output beyond this is written out even in the middle of a result.
 const FLUSH_THRESHOLD: usize = 64 * 1024;
 
@@ -119,6 +123,29 @@ pub enum Flow {
     Close,
 }
 
+/// A CancelRequest for this session, as the actor hands it over. It applies
+/// to the frame being handled (its statement, or the next statement of it
+/// not started yet), never to a later one: PostgreSQL ignores a cancel that
+/// comes while it waits for the client.
+#[derive(Default)]
+pub struct CancelSignal {
+    handling: std::cell::Cell<bool>,
+    requested: std::cell::Cell<bool>,
+    notify: tokio::sync::Notify,
+}
+
+impl CancelSignal {
+    /// Records a cancel; false when the session was waiting for the
+    /// client (nothing to cancel).
+    pub fn request(&self) -> bool {
+        if self.handling.get() {
+            self.requested.set(true);
+            self.notify.notify_waiters();
+        }
+        self.handling.get()
+    }
+}
+
 /// Which idle timer applies now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdleTimer {
@@ -179,6 +206,8 @@ pub struct Conversation<W> {
     /// Set by the frame reader when the client went away without
     /// Terminate: the statement it interrupts then ends the session.
     client_gone: Rc<std::cell::Cell<bool>>,
+    /// CancelRequests for the frame being handled.
+    cancel: Rc<CancelSignal>,
 }
 
 fn auth_message(out: &mut BytesMut, r: &AuthRequest) {
@@ -302,12 +331,18 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
             client_gone: Rc::new(std::cell::Cell::new(false)),
+            cancel: Rc::new(CancelSignal::default()),
         }
     }
 
     /// The flag the actor sets before interrupting for a fast shutdown.
     pub fn terminating(&self) -> Rc<std::cell::Cell<bool>> {
         self.terminating.clone()
+    }
+
+    /// Where the actor delivers CancelRequests.
+    pub fn cancel_signal(&self) -> Rc<CancelSignal> {
+        self.cancel.clone()
     }
 
     /// The flag the frame reader sets when the client is gone.
@@ -613,6 +648,14 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
 
     /// Handles one frame.
     pub async fn handle(&mut self, frame: Frame) -> Flow {
+        self.cancel.handling.set(true);
+        let flow = self.handle_frame(frame).await;
+        self.cancel.handling.set(false);
+        self.cancel.requested.set(false);
+        flow
+    }
+
+    async fn handle_frame(&mut self, frame: Frame) -> Flow {
         match &mut self.phase {
             Phase::Closed => Flow::Close,
             Phase::Authenticating { exchange, .. } => {
@@ -1213,6 +1256,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
     async fn run_backend(&mut self, req: ExecRequest) -> Result<ExecDone, PgError> {
         let timeout = self.params.timeout("statement_timeout");
         self.acquire().await?;
+        // Cancelled while the session was still working towards it.
+        if self.cancel.requested.get() {
+            return Err(PgError::query_canceled());
+        }
         let Some(lease) = self.lease.as_ref() else {
             return Err(PgError::internal("no backend connection"));
         };
@@ -1221,17 +1268,37 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         *self.running.borrow_mut() = Some(interrupter.clone());
         let deadline = (!timeout.is_zero()).then(|| tokio::time::Instant::now() + timeout);
         let mut timed_out = false;
+        let cancel = self.cancel.clone();
         let result = loop {
-            let event = match deadline {
-                Some(d) if !timed_out => match tokio::time::timeout_at(d, rx.recv()).await {
+            let event = if timed_out || cancel.requested.get() {
+                // Again until it ends: an interrupt that lands before the
+                // backend started the statement is lost.
+                match tokio::time::timeout(CANCEL_REPEAT, rx.recv()).await {
                     Ok(ev) => ev,
                     Err(_) => {
+                        interrupter.interrupt();
+                        continue;
+                    }
+                }
+            } else {
+                let expires = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    ev = rx.recv() => ev,
+                    () = expires => {
                         timed_out = true;
                         interrupter.interrupt();
                         continue;
                     }
-                },
-                _ => rx.recv().await,
+                    () = cancel.notify.notified() => {
+                        interrupter.interrupt();
+                        continue;
+                    }
+                }
             };
             match event {
                 Some(ExecEvent::Data(bytes)) => {
