@@ -232,6 +232,34 @@ async fn a_cancel_before_the_statement_gets_going_is_not_lost() {
     assert_eq!(scalar(&c.query("SELECT 1").await), "1");
 }
 
+/// In transaction pool mode a statement may wait for a free connection; a
+/// cancel stops the wait at once (not after backend.query_wait_timeout), as
+/// PostgreSQL stops a statement waiting for a lock.
+#[tokio::test]
+async fn a_cancel_stops_a_statement_waiting_for_a_connection() {
+    let server = TestServer::with(|s| {
+        s.backend.pool_mode = PoolMode::Transaction;
+        s.backend.pool_size = 1;
+        s.backend.query_wait_timeout = Duration::from_secs(30);
+    });
+    let (mut holder, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    holder.query("BEGIN").await;
+    assert_eq!(scalar(&holder.query("SELECT 1").await), "1");
+    let (mut waiter, login) = RawClient::login(server.addr, ADMIN_USER, None).await;
+    waiter.send_query("SELECT 2").await;
+    assert_still_running(&mut waiter, Duration::from_millis(300)).await;
+    let t0 = Instant::now();
+    cancel(server.addr, login.pid, &login.secret).await;
+    report(
+        "waiting for a connection",
+        expect_canceled(&mut waiter, t0, b'I').await,
+    );
+    // The connection is still the holder's; once it commits, the waiter
+    // gets it.
+    assert_eq!(status(&holder.query("COMMIT").await), b'I');
+    assert_eq!(scalar(&waiter.query("SELECT 3").await), "3");
+}
+
 /// psql's Ctrl-C: SIGINT makes psql send a CancelRequest (libpq PQcancel);
 /// psql prints the 57014 error and exits 1.
 #[tokio::test]

@@ -883,7 +883,18 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 database: self.startup.database.clone(),
                 identity: self.identity.clone(),
             };
-            self.lease = Some(self.backends.checkout(target, self.pid).await?);
+            let checkout = self.backends.checkout(target, self.pid);
+            // A cancel stops the wait for a free connection.
+            let cancel = self.cancel.clone();
+            let cancelled = async {
+                while !cancel.requested.get() {
+                    cancel.notify.notified().await;
+                }
+            };
+            self.lease = Some(tokio::select! {
+                lease = checkout => lease?,
+                () = cancelled => return Err(PgError::query_canceled()),
+            });
         }
         self.lease
             .as_ref()
