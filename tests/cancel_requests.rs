@@ -656,7 +656,7 @@ async fn a_flood_of_unmatched_cancels_cancels_nothing_and_slows_nothing() {
         latencies.len()
     );
     assert!(
-        latencies.len() >= 10,
+        latencies.len() >= 5,
         "the bystander barely ran: {}",
         latencies.len()
     );

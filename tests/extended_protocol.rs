@@ -6,8 +6,11 @@
 //!
 //! Every scenario runs twice, in session and in transaction pool mode
 //! (`session_pool::*`, `transaction_pool::*`). The expected conversations
-//! are PostgreSQL 15's, message for message (captured from a real server
-//! with the same bytes in).
+//! are PostgreSQL 15's, message for message: with
+//! `PGIRIS_REFERENCE_PG=host:port` (a PostgreSQL trusting user `postgres`)
+//! the session-mode scenarios run against it instead, each in a fresh
+//! database, and pass (`-- --include-ignored` too); the few pgiris-only
+//! expectations are marked and skipped there.
 
 mod common;
 

@@ -276,7 +276,7 @@ async fn idle_session_timeout_set_by_the_client() {
     let r = exchange_brief(
         &mut c,
         &[
-            parse("", "SET idle_session_timeout = 400", &[]),
+            parse("", "SET idle_session_timeout = 500", &[]),
             bind("", "", &[]),
             execute("", 0),
             sync(),
@@ -285,7 +285,7 @@ async fn idle_session_timeout_set_by_the_client() {
     .await;
     assert_eq!(r, ["1", "2", "C SET", "Z I"]);
     for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(scalar(&c.query("SELECT 1").await), "1");
     }
     c.query("BEGIN").await;
