@@ -14,7 +14,6 @@ use std::time::Instant;
 use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use slog::{Logger, info};
-use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
 use crate::actors::authenticator::{Authenticator, Outcome, Plan};
@@ -25,7 +24,7 @@ use crate::backend::{Backend, Interrupter, Target};
 use crate::log::event;
 use crate::net::stream::ClientStream;
 use crate::session::driver::CancelSignal;
-use crate::session::run::{self, Control, EndReason, FRAMES_IN_FLIGHT, Shutdown};
+use crate::session::run::{self, Control, EndReason, Shutdown};
 use crate::session::{Authenticate, BackendAccess, Conversation, LoginFacts, LoginPlan};
 use crate::wire::codec::{FrameCodec, MAX_PRE_AUTH_MESSAGE};
 use crate::wire::error::{PgError, sqlstate};
@@ -153,18 +152,16 @@ impl Actor for Session {
         // Small to start: an idle session should cost little memory; the
         // buffer grows as messages need it.
         let framed = FramedRead::with_capacity(start.reader, codec, READ_BUFFER);
-        let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
+        let (tx, rx) = run::frame_queue();
         let mut conversation = start.conversation;
-        ctx.spawn(
-            run::read_frames(
-                framed,
-                tx,
-                self.running.clone(),
-                self.control.clone(),
-                conversation.client_gone(),
-            )
-            .into_actor(self),
+        let rf = run::read_frames(
+            framed,
+            tx,
+            self.running.clone(),
+            self.control.clone(),
+            conversation.client_gone(),
         );
+        ctx.spawn(rf.into_actor(self));
         let control = self.control.clone();
         let log = self.log.clone();
         let deadline = start.login_deadline;

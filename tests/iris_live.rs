@@ -17,7 +17,16 @@
 //! The statements are written so that IRIS and SQLite both accept them, so
 //! the same tier can be pointed at the test double to check the tests
 //! themselves. Each run uses its own table and drops it afterwards.
+//!
+//! Besides the backend-level checks, `live_*_through_pgiris` run the
+//! end-to-end scenario of `tests/iris_e2e.rs` (`tests/iris/e2e.rs`) through a
+//! pgiris server with `backend.kind = "iris"` pointed at the live IRIS:
+//! tokio-postgres and psql with parameters, transactions, errors and a
+//! cancel.
 
+mod common;
+#[path = "iris/e2e.rs"]
+mod e2e;
 #[path = "iris/support.rs"]
 mod support;
 
@@ -402,6 +411,71 @@ fn live_cancel_and_login_failures() {
         .err()
         .expect("wrong password refused");
     assert_eq!(e.code, "28P01", "{e:?}");
+}
+
+/// Tables of an end-to-end run, dropped at the end whatever happens (the
+/// scenario drops them itself when it gets to its end).
+struct DropTables {
+    live: Live,
+    names: Vec<String>,
+}
+
+impl Drop for DropTables {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.live.backend().connect(&Target {
+            database: self.live.namespace.clone(),
+            identity: Identity::Service,
+        }) {
+            for name in &self.names {
+                let _ = run(c.as_mut(), &format!("DROP TABLE {name}"), &[]);
+            }
+        }
+    }
+}
+
+fn run_table_name(what: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("pgiris_live_{what}_{}_{nanos}", std::process::id())
+}
+
+/// A pgiris server whose backend is the live IRIS.
+fn pgiris_on(l: &Live) -> e2e::IrisPgiris {
+    let mut iris = l.settings.clone();
+    iris.namespaces = vec![l.namespace.clone()];
+    e2e::start_pgiris(iris, &l.password, |s| s.backend.pool_size = 4)
+}
+
+#[tokio::test]
+async fn live_tokio_postgres_through_pgiris() {
+    let Some(l) = live("live_tokio_postgres_through_pgiris") else {
+        return;
+    };
+    let p = pgiris_on(&l);
+    let table = run_table_name("tp");
+    let namespace = l.namespace.clone();
+    let _guard = DropTables {
+        live: l,
+        names: vec![table.clone()],
+    };
+    e2e::tokio_postgres_scenario(&p, common::ADMIN_USER, &namespace, &table).await;
+}
+
+#[test]
+fn live_psql_through_pgiris() {
+    let Some(l) = live("live_psql_through_pgiris") else {
+        return;
+    };
+    let p = pgiris_on(&l);
+    let table = run_table_name("psql");
+    let namespace = l.namespace.clone();
+    let _guard = DropTables {
+        live: l,
+        names: vec![table.clone()],
+    };
+    e2e::psql_scenario(p.addr, common::ADMIN_USER, &namespace, &table, &[]);
 }
 
 #[test]

@@ -345,10 +345,50 @@ fn run(
             return;
         }
     };
+    // The transaction state the connection last reported, and whether a
+    // transaction went down with its connection: then the session's next
+    // statements must fail until it rolls back, never run on a fresh
+    // connection as if the transaction were still open.
+    let mut tx_open = false;
+    let mut lost_tx = false;
     while let Ok(job) = jobs.recv() {
-        // Reopen a connection dropped after a panic or a lost socket.
-        if conn.as_ref().is_none_or(|c| !c.is_usable()) && !matches!(job, Job::Reset { .. }) {
-            conn = connect(&shared).ok();
+        if conn.as_ref().is_some_and(|c| !c.is_usable()) {
+            lost_tx |= tx_open;
+            conn = None;
+        }
+        let job = if lost_tx {
+            match job {
+                Job::Transaction {
+                    op: TxOp::Rollback,
+                    reply,
+                } => {
+                    // The backend ended the transaction with the connection.
+                    lost_tx = false;
+                    tx_open = false;
+                    let _ = reply.send(Ok(false));
+                    continue;
+                }
+                Job::Reset { reply } => {
+                    lost_tx = false;
+                    tx_open = false;
+                    Job::Reset { reply }
+                }
+                other => {
+                    fail_job(other, lost_transaction(), &shared);
+                    continue;
+                }
+            }
+        } else {
+            job
+        };
+        // Reopen a connection dropped after a panic or a lost socket; if
+        // that fails, the job fails with the reason.
+        let mut unavailable = None;
+        if conn.is_none() && !matches!(job, Job::Reset { .. }) {
+            match connect(&shared) {
+                Ok(c) => conn = Some(c),
+                Err(e) => unavailable = Some(e),
+            }
         }
         // A statement cancelled before it started never runs.
         if let Job::Execute { events, .. } = &job
@@ -361,19 +401,32 @@ fn run(
         shared.busy.store(true, Ordering::SeqCst);
         let keep = match conn.as_mut() {
             None => {
-                if matches!(job, Job::Execute { .. }) {
-                    shared.end_statement();
-                }
-                fail_job(job, lost());
+                fail_job(job, unavailable.unwrap_or_else(lost), &shared);
                 true
             }
-            Some(c) => run_job(c.as_mut(), job, &faults, &shared),
+            Some(c) => {
+                let keep = run_job(c.as_mut(), job, &faults, &shared);
+                if keep {
+                    tx_open = guarded(|| Ok(c.in_transaction())).unwrap_or(tx_open);
+                }
+                keep
+            }
         };
         shared.busy.store(false, Ordering::SeqCst);
         if !keep {
+            lost_tx |= tx_open;
             conn = None;
         }
     }
+}
+
+/// The error for every statement of a transaction whose connection was lost.
+fn lost_transaction() -> PgError {
+    PgError::error(
+        sqlstate::CONNECTION_FAILURE,
+        "the backend connection of this transaction was lost; the transaction was rolled back",
+    )
+    .with_hint("Run ROLLBACK, then run the transaction again.")
 }
 
 const PANIC_MESSAGE: &str = "internal error in a backend call; the backend connection was reset";
@@ -390,12 +443,13 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, PgError>) -> Result<T, PgError> {
     }
 }
 
-fn fail_job(job: Job, e: PgError) {
+fn fail_job(job: Job, e: PgError, shared: &WorkerHandle) {
     match job {
         Job::Describe { reply, .. } => {
             let _ = reply.send(Err(e));
         }
         Job::Execute { events, .. } => {
+            shared.end_statement();
             let _ = events.blocking_send(ExecEvent::Done(Err(e)));
         }
         Job::Transaction { reply, .. } => {

@@ -1351,7 +1351,15 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 Err(PgError::statement_timeout())
             }
             Err(e) => {
-                if e.code == sqlstate::CONNECTION_FAILURE {
+                // A lost connection outside a transaction goes back to the
+                // pool (which retires it). Inside one the lease is kept: its
+                // executor knows the transaction was lost and refuses
+                // everything but ROLLBACK, where a new connection would run
+                // the rest of the transaction outside it.
+                if e.code == sqlstate::CONNECTION_FAILURE
+                    && self.status == TransactionStatus::Idle
+                    && !self.implicit_block
+                {
                     self.lease = None;
                 }
                 Err(e)

@@ -5,12 +5,13 @@
 //! statement runs is noticed at once and the statement interrupted.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
 use slog::{Logger, info, warn};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
@@ -79,7 +80,101 @@ impl EndReason {
     }
 }
 
-type Incoming = Result<Frame, CodecError>;
+/// A frame, or why reading stopped (boxed: the queue holds many of these).
+pub type Incoming = Result<Frame, Box<CodecError>>;
+
+/// The frames between the reader and the session loop. Both run on the
+/// session's thread, so a plain queue with two notifications does: the
+/// reader waits while it is full (TCP then pushes back on the client), the
+/// loop waits while it is empty. Memory grows only with what is queued.
+struct FrameQueue {
+    items: RefCell<VecDeque<Incoming>>,
+    sender_gone: Cell<bool>,
+    receiver_gone: Cell<bool>,
+    readable: Notify,
+    writable: Notify,
+}
+
+/// The reader's end.
+pub struct FrameSender(Rc<FrameQueue>);
+
+/// The session loop's end.
+pub struct FrameReceiver(Rc<FrameQueue>);
+
+/// A queue holding at most [`FRAMES_IN_FLIGHT`] frames.
+pub fn frame_queue() -> (FrameSender, FrameReceiver) {
+    let q = Rc::new(FrameQueue {
+        items: RefCell::new(VecDeque::new()),
+        sender_gone: Cell::new(false),
+        receiver_gone: Cell::new(false),
+        readable: Notify::new(),
+        writable: Notify::new(),
+    });
+    (FrameSender(q.clone()), FrameReceiver(q))
+}
+
+impl FrameSender {
+    /// Queues a frame, waiting for room; gives it back if the session ended.
+    pub async fn send(&self, item: Incoming) -> Result<(), Incoming> {
+        loop {
+            if self.0.receiver_gone.get() {
+                return Err(item);
+            }
+            if self.0.items.borrow().len() < FRAMES_IN_FLIGHT {
+                self.0.items.borrow_mut().push_back(item);
+                self.0.readable.notify_waiters();
+                return Ok(());
+            }
+            self.0.writable.notified().await;
+        }
+    }
+
+    /// Resolves when the session loop has ended.
+    pub async fn closed(&self) {
+        while !self.0.receiver_gone.get() {
+            self.0.writable.notified().await;
+        }
+    }
+}
+
+impl Drop for FrameSender {
+    fn drop(&mut self) {
+        self.0.sender_gone.set(true);
+        self.0.readable.notify_waiters();
+    }
+}
+
+impl FrameReceiver {
+    /// The next frame; None once the reader has ended and all are taken.
+    pub async fn recv(&mut self) -> Option<Incoming> {
+        loop {
+            if let Some(item) = self.try_recv() {
+                return Some(item);
+            }
+            if self.0.sender_gone.get() {
+                return None;
+            }
+            self.0.readable.notified().await;
+        }
+    }
+
+    /// The next frame if one is already queued.
+    pub fn try_recv(&mut self) -> Option<Incoming> {
+        let item = self.0.items.borrow_mut().pop_front();
+        if item.is_some() {
+            self.0.writable.notify_waiters();
+        }
+        item
+    }
+}
+
+impl Drop for FrameReceiver {
+    fn drop(&mut self) {
+        self.0.receiver_gone.set(true);
+        self.0.items.borrow_mut().clear();
+        self.0.writable.notify_waiters();
+    }
+}
 
 /// How often a session whose client is gone re-checks for a statement to
 /// interrupt.
@@ -94,7 +189,7 @@ const GONE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// interrupted statement ends the session (nothing queued behind it runs).
 pub async fn read_frames<R: AsyncRead + Unpin>(
     mut framed: FramedRead<R, FrameCodec>,
-    tx: mpsc::Sender<Incoming>,
+    tx: FrameSender,
     running: Rc<RefCell<Option<Interrupter>>>,
     control: Rc<Control>,
     gone: Rc<Cell<bool>>,
@@ -113,12 +208,12 @@ pub async fn read_frames<R: AsyncRead + Unpin>(
                     return;
                 }
             }
-            Some(Err(CodecError::Protocol(e))) => {
-                let _ = tx.send(Err(CodecError::Protocol(e))).await;
+            Some(Err(e @ CodecError::Protocol(_))) => {
+                let _ = tx.send(Err(Box::new(e))).await;
                 return;
             }
-            Some(Err(CodecError::Io(e))) => {
-                let _ = tx.send(Err(CodecError::Io(e))).await;
+            Some(Err(e @ CodecError::Io(_))) => {
+                let _ = tx.send(Err(Box::new(e))).await;
                 break;
             }
             None => break,
@@ -139,13 +234,15 @@ pub async fn read_frames<R: AsyncRead + Unpin>(
 /// Runs a session to its end.
 pub async fn run<W: AsyncWrite + Unpin>(
     conv: &mut Conversation<W>,
-    mut frames: mpsc::Receiver<Incoming>,
+    mut frames: FrameReceiver,
     control: &Control,
     max_len: Rc<Cell<usize>>,
     login_deadline: Instant,
     log: &Logger,
 ) -> EndReason {
-    match tokio::time::timeout_at(login_deadline, conv.start()).await {
+    // The conversation's futures are boxed while they run, so the idle
+    // session keeps only this loop's small state (memory per connection).
+    match tokio::time::timeout_at(login_deadline, Box::pin(conv.start())).await {
         Ok(Flow::Close) => return EndReason::Fatal("login failed".into()),
         Ok(Flow::Continue) => {}
         Err(_) => return login_timeout(log),
@@ -211,11 +308,11 @@ pub async fn run<W: AsyncWrite + Unpin>(
                 conv.close().await;
                 return EndReason::ClientGone;
             }
-            Some(Some(Err(CodecError::Io(_)))) => {
-                conv.close().await;
-                return EndReason::ClientGone;
-            }
-            Some(Some(Err(CodecError::Protocol(e)))) => {
+            Some(Some(Err(e))) => {
+                let CodecError::Protocol(e) = *e else {
+                    conv.close().await;
+                    return EndReason::ClientGone;
+                };
                 warn!(log, "protocol violation"; "event" => event::PROTOCOL_VIOLATION, "error" => &e.message);
                 conv.fatal(&e).await;
                 return EndReason::Fatal(e.message);
@@ -225,14 +322,14 @@ pub async fn run<W: AsyncWrite + Unpin>(
         // A frame already received after this one: a Sync right behind an
         // Execute spares the implicit transaction.
         if lookahead.is_none() {
-            lookahead = frames.try_recv().ok();
+            lookahead = frames.try_recv();
         }
         conv.set_next_is_sync(matches!(&lookahead, Some(Ok(f)) if f.tag == b'S'));
         let terminate = frame.tag == b'X';
         let handled = if logged_in {
-            conv.handle(frame).await
+            Box::pin(conv.handle(frame)).await
         } else {
-            match tokio::time::timeout_at(login_deadline, conv.handle(frame)).await {
+            match tokio::time::timeout_at(login_deadline, Box::pin(conv.handle(frame))).await {
                 Ok(f) => f,
                 Err(_) => {
                     conv.close().await;

@@ -25,11 +25,13 @@ pgiris's side is the ignored Rust test `differential_pgiris_client` in
 tests/iris_differential.rs; the official driver talks to the ignored test
 `differential_double_server` of the same file.
 
-How CI runs it (from the repository root; needs network access to PyPI once):
+How CI runs it (from the repository root; needs PyPI once): one command,
 
-  python3 -m venv .venv-iris
-  .venv-iris/bin/pip install intersystems-irispython==5.4.1
-  .venv-iris/bin/python tests/iris/differential.py
+  tests/iris/run-differential
+
+which creates a virtualenv (target/iris-venv), installs the pinned official
+driver (intersystems-irispython==5.4.1), builds the Rust side and runs this
+script, failing loudly when any step fails.
 
 Exit status 0 when the requests match, 1 with a readable diff when they do
 not, 2 when the setup fails (driver missing, cargo failing). Options:

@@ -477,6 +477,28 @@ impl IrisConnection {
         &self.server
     }
 
+    /// Whether IRIS closed the connection (or sent something unasked) while
+    /// no call ran: a non-blocking peek at the socket, so a connection that
+    /// died while idle is replaced before a statement is sent on it instead
+    /// of failing that statement.
+    fn closed_while_idle(&self) -> bool {
+        if !self.io.buffer().is_empty() {
+            return true;
+        }
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(&self.call.socket)
+            .recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        {
+            // End of stream, or bytes nobody asked for (the stream is out of
+            // step; with TLS, most likely IRIS's close_notify).
+            Ok(_) => true,
+            Err(e) => !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ),
+        }
+    }
+
     /// Why the connection is unusable, if it is.
     pub fn broken_reason(&self) -> Option<&str> {
         self.broken.as_deref()
@@ -1090,7 +1112,7 @@ impl BackendConnection for IrisConnection {
     }
 
     fn is_usable(&self) -> bool {
-        self.broken.is_none()
+        self.broken.is_none() && !self.closed_while_idle()
     }
 }
 

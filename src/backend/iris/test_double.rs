@@ -21,7 +21,12 @@
 //! * a statement is interrupted when its client's socket closes or when
 //!   [`TestDouble::kill_connections`] runs, so a slow query (a recursive
 //!   CTE) can be cancelled;
-//! * optionally TLS from the first byte, and a capture of every frame.
+//! * optionally TLS from the first byte, and a capture of every frame;
+//! * for tests through pgiris: the user each connection logged in as
+//!   ([`TestDouble::login_users`], [`TestDouble::connection_users`]), the
+//!   most connections open at once ([`TestDouble::max_connections`]) and an
+//!   SQL function `double_connection_id()` naming the connection a statement
+//!   runs on.
 //!
 //! What it does **not** emulate: IRIS SQL (the dialect is SQLite's: no
 //! `TOP`, `%EXACT`, `$ZVERSION`, `%SYS` tables, collation rules), IRIS type
@@ -102,6 +107,13 @@ impl Default for DoubleConfig {
     }
 }
 
+/// How autocommit-off starts a SQLite transaction: with the write lock at
+/// once, so two concurrent transactions queue (busy timeout) instead of
+/// deadlocking on a read lock taken by the statement descriptions, which
+/// SQLite would answer with an immediate "database is locked" (IRIS locks
+/// rows, not the database).
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 /// The version string the double reports at login.
 pub const DOUBLE_VERSION: &str =
     "IRIS for UNIX (pgiris test double) 2024.1 (Build 267U) Fri Mar 1 2024 00:00:00 EST";
@@ -113,6 +125,12 @@ struct Shared {
     instance: u64,
     stop: AtomicBool,
     sockets: Mutex<HashMap<u64, TcpStream>>,
+    /// The most client connections open at the same time.
+    peak: AtomicU64,
+    /// The user of every accepted login, in order.
+    logins: Mutex<Vec<String>>,
+    /// The logged-in user of each live connection.
+    users: Mutex<HashMap<u64, String>>,
     next_conn: AtomicU64,
     /// One connection per namespace keeps its in-memory database alive.
     anchors: Mutex<HashMap<String, rusqlite::Connection>>,
@@ -133,7 +151,7 @@ impl Shared {
         )
     }
 
-    fn open_db(&self, namespace: &str) -> rusqlite::Result<rusqlite::Connection> {
+    fn open_db(&self, namespace: &str, conn_id: u64) -> rusqlite::Result<rusqlite::Connection> {
         let uri = self.db_uri(namespace);
         let mut anchors = lock(&self.anchors);
         if !anchors.contains_key(namespace) {
@@ -145,6 +163,13 @@ impl Shared {
         }
         let conn = rusqlite::Connection::open(&uri)?;
         conn.busy_timeout(Duration::from_secs(10))?;
+        let id = i64::try_from(conn_id).unwrap_or(i64::MAX);
+        conn.create_scalar_function(
+            "double_connection_id",
+            0,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+            move |_| Ok(id),
+        )?;
         Ok(conn)
     }
 }
@@ -203,6 +228,23 @@ impl TestDouble {
         lock(&self.shared.sockets).len()
     }
 
+    /// The most client connections that were open at the same time.
+    pub fn max_connections(&self) -> usize {
+        usize::try_from(self.shared.peak.load(Ordering::SeqCst)).unwrap_or(usize::MAX)
+    }
+
+    /// The user of every accepted login so far, in order.
+    pub fn login_users(&self) -> Vec<String> {
+        lock(&self.shared.logins).clone()
+    }
+
+    /// The logged-in users of the live connections (sorted).
+    pub fn connection_users(&self) -> Vec<String> {
+        let mut users: Vec<String> = lock(&self.shared.users).values().cloned().collect();
+        users.sort();
+        users
+    }
+
     /// Stops accepting and closes every connection.
     pub fn stop(mut self) {
         self.shutdown();
@@ -235,6 +277,9 @@ fn new_shared(config: DoubleConfig) -> io::Result<Arc<Shared>> {
         instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
         stop: AtomicBool::new(false),
         sockets: Mutex::new(HashMap::new()),
+        peak: AtomicU64::new(0),
+        logins: Mutex::new(Vec::new()),
+        users: Mutex::new(HashMap::new()),
         next_conn: AtomicU64::new(0),
         anchors: Mutex::new(HashMap::new()),
         capture,
@@ -263,19 +308,25 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let Ok(control) = stream.try_clone() else {
             continue;
         };
-        lock(&shared.sockets).insert(id, control);
+        {
+            let mut sockets = lock(&shared.sockets);
+            sockets.insert(id, control);
+            let open = u64::try_from(sockets.len()).unwrap_or(u64::MAX);
+            shared.peak.fetch_max(open, Ordering::SeqCst);
+        }
         let s = shared.clone();
         let spawned = thread::Builder::new()
             .name(format!("iris-double-{id}"))
             .spawn(move || {
                 let label = format!("conn{id}");
-                let result = serve_connection(stream, &s, &label);
+                let result = serve_connection(stream, &s, id, &label);
                 if let Err(e) = result {
                     log::debug!("iris test double {label}: {e}");
                 }
                 if let Some(c) = &s.capture {
                     c.closed(&label);
                 }
+                lock(&s.users).remove(&id);
                 lock(&s.sockets).remove(&id);
             });
         if spawned.is_err() {
@@ -328,6 +379,7 @@ struct PreparedSql {
 struct Session<'a> {
     io: ServerStream,
     shared: &'a Shared,
+    id: u64,
     label: &'a str,
     db: Option<rusqlite::Connection>,
     prepared: HashMap<u32, PreparedSql>,
@@ -337,7 +389,7 @@ struct Session<'a> {
     last_error: String,
 }
 
-fn serve_connection(stream: TcpStream, shared: &Shared, label: &str) -> io::Result<()> {
+fn serve_connection(stream: TcpStream, shared: &Shared, id: u64, label: &str) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let peek = stream.try_clone()?;
     let io = match &shared.config.tls {
@@ -351,6 +403,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared, label: &str) -> io::Resu
     let mut session = Session {
         io,
         shared,
+        id,
         label,
         db: None,
         prepared: HashMap::new(),
@@ -879,14 +932,14 @@ impl Session<'_> {
                 let commit = msg.code == code::COMMIT;
                 self.end_transaction(commit);
                 if self.manual {
-                    self.exec_batch("BEGIN");
+                    self.exec_batch(BEGIN_WRITE);
                 }
                 self.reply(status::OK, id, stmt, &[])
             }
             b"AF" => {
                 if !self.manual {
                     self.manual = true;
-                    self.exec_batch("BEGIN");
+                    self.exec_batch(BEGIN_WRITE);
                 }
                 Ok(())
             }
@@ -966,10 +1019,12 @@ impl Session<'_> {
         if !ok {
             return deny(self, "Access Denied".into());
         }
-        match self.shared.open_db(&ns) {
+        match self.shared.open_db(&ns, self.id) {
             Ok(db) => self.db = Some(db),
             Err(e) => return deny(self, format!("cannot open namespace: {e}")),
         }
+        lock(&self.shared.logins).push(fields.user.clone());
+        lock(&self.shared.users).insert(self.id, fields.user.clone());
         let job = 4242 + self.shared.next_conn.load(Ordering::SeqCst);
         let reply = LoginReply {
             server_version: DOUBLE_VERSION.into(),
