@@ -99,9 +99,10 @@ pub struct Faults {
     pub panic_on_query: Option<Arc<str>>,
 }
 
-/// Cancellation of the statement a session has in flight on a worker,
-/// from the moment [`WorkerHandle::execute`] sends it until its result is
-/// sent back. A cancel within that span always takes effect, as in
+/// Cancellation of the statement a session has in flight on a worker
+/// (an Execute, or a Describe: PostgreSQL cancels a parse too), from the
+/// moment [`WorkerHandle::execute`] or [`WorkerHandle::describe`] sends it
+/// until its result is sent back. A cancel within that span always takes effect, as in
 /// PostgreSQL: a statement not started yet never runs, one running is
 /// interrupted (the canceller repeats the interrupt until the statement
 /// ends: a backend ignores one that comes before its statement is under
@@ -231,11 +232,16 @@ impl WorkerHandle {
         param_types: Vec<Oid>,
     ) -> Result<Description, PgError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Describe {
+        self.begin_statement();
+        let sent = self.send(Job::Describe {
             sql,
             param_types,
             reply,
-        })?;
+        });
+        if sent.is_err() {
+            self.end_statement();
+        }
+        sent?;
         rx.await.map_err(|_| lost())?
     }
 
@@ -391,11 +397,8 @@ fn run(
             }
         }
         // A statement cancelled before it started never runs.
-        if let Job::Execute { events, .. } = &job
-            && shared.take_early_cancel()
-        {
-            shared.end_statement();
-            let _ = events.blocking_send(ExecEvent::Done(Err(PgError::query_canceled())));
+        if matches!(job, Job::Execute { .. } | Job::Describe { .. }) && shared.take_early_cancel() {
+            fail_job(job, PgError::query_canceled(), &shared);
             continue;
         }
         shared.busy.store(true, Ordering::SeqCst);
@@ -446,6 +449,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, PgError>) -> Result<T, PgError> {
 fn fail_job(job: Job, e: PgError, shared: &WorkerHandle) {
     match job {
         Job::Describe { reply, .. } => {
+            shared.end_statement();
             let _ = reply.send(Err(e));
         }
         Job::Execute { events, .. } => {
@@ -480,6 +484,7 @@ fn run_job(
         } => {
             let r = guarded(|| conn.describe(&sql, &param_types));
             check(r.as_ref().err());
+            shared.end_statement();
             let _ = reply.send(r);
         }
         Job::Execute { req, events } => {
