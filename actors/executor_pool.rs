@@ -349,8 +349,10 @@ impl Handler<CancelBackend> for ExecutorPool {
     type Result = ();
 
     fn handle(&mut self, m: CancelBackend, _: &mut Context<Self>) {
+        // The session repeats it until the statement ends (see
+        // `CancelStatement`); this is the quick first interrupt.
         if let Some(w) = self.active.get(&m.pid) {
-            w.interrupt();
+            w.cancel();
         }
     }
 }

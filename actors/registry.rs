@@ -74,6 +74,7 @@ struct Entry {
     user: String,
     database: String,
     session: Option<Recipient<AdminShutdown>>,
+    canceller: Option<Recipient<CancelStatement>>,
 }
 
 /// Per-source budget for cancel requests that match nothing.
@@ -285,6 +286,7 @@ impl Handler<Admit> for Registry {
                 user: m.user,
                 database: m.database,
                 session: None,
+                canceller: None,
             },
         );
         self.stats
@@ -337,6 +339,7 @@ impl Handler<Release> for Registry {
 pub struct Enroll {
     pub pid: i32,
     pub session: Recipient<AdminShutdown>,
+    pub cancel: Recipient<CancelStatement>,
 }
 
 impl Handler<Enroll> for Registry {
@@ -345,9 +348,17 @@ impl Handler<Enroll> for Registry {
     fn handle(&mut self, m: Enroll, _: &mut Context<Self>) {
         if let Some(e) = self.sessions.get_mut(&m.pid) {
             e.session = Some(m.session);
+            e.canceller = Some(m.cancel);
         }
     }
 }
+
+/// A matched CancelRequest, for the session: it cancels a statement the
+/// session is still working towards (the executor pool interrupts one
+/// already running on its connection).
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct CancelStatement;
 
 /// Tells a session to end (SIGINT: fast; SIGTERM: smart).
 #[derive(Message, Clone, Copy)]
@@ -390,11 +401,14 @@ impl Handler<CancelRequest> for Registry {
             self.log_mismatch(m.pid, m.peer, "rate limited");
             return;
         }
-        let matched = self.sessions.get(&m.pid).is_some_and(|e| {
+        let matched = self.sessions.get(&m.pid).filter(|e| {
             e.secret.len() == m.secret.len()
                 && bool::from(e.secret.as_ref().ct_eq(m.secret.as_ref()))
         });
-        if matched {
+        if let Some(entry) = matched {
+            if let Some(c) = &entry.canceller {
+                c.do_send(CancelStatement);
+            }
             self.stats.cancels_matched.fetch_add(1, Ordering::Relaxed);
             info!(self.log, "cancel request matched"; "event" => event::CANCEL_REQUEST,
                 "outcome" => "matched", "pid" => m.pid);

@@ -18,11 +18,12 @@ use tokio_util::codec::FramedRead;
 
 use crate::actors::authenticator::{Authenticator, Outcome, Plan};
 use crate::actors::executor_pool::{Checkout, ExecutorPool};
-use crate::actors::registry::{AdminShutdown, Enroll, Registry, SlotGuard};
+use crate::actors::registry::{AdminShutdown, CancelStatement, Enroll, Registry, SlotGuard};
 use crate::backend::worker::Lease;
 use crate::backend::{Backend, Interrupter, Target};
 use crate::log::event;
 use crate::net::stream::ClientStream;
+use crate::session::driver::CancelSignal;
 use crate::session::run::{self, Control, EndReason, Shutdown};
 use crate::session::{Authenticate, BackendAccess, Conversation, LoginFacts, LoginPlan};
 use crate::wire::codec::{FrameCodec, MAX_PRE_AUTH_MESSAGE};
@@ -106,6 +107,7 @@ pub struct Session {
     control: Rc<Control>,
     running: Rc<RefCell<Option<Interrupter>>>,
     terminating: Rc<Cell<bool>>,
+    cancel: Rc<CancelSignal>,
     guard: Option<SlotGuard>,
     end: Option<EndReason>,
     started: Instant,
@@ -120,6 +122,7 @@ impl Session {
         Session {
             running: start.conversation.running_statement(),
             terminating: start.conversation.terminating(),
+            cancel: start.conversation.cancel_signal(),
             start: Some(start),
             control: Rc::new(Control::default()),
             guard: None,
@@ -142,6 +145,7 @@ impl Actor for Session {
         start.registry.do_send(Enroll {
             pid: start.guard.pid(),
             session: ctx.address().recipient(),
+            cancel: ctx.address().recipient(),
         });
         self.guard = Some(start.guard);
         let (codec, max_len) = FrameCodec::new(MAX_PRE_AUTH_MESSAGE);
@@ -149,11 +153,17 @@ impl Actor for Session {
         // buffer grows as messages need it.
         let framed = FramedRead::with_capacity(start.reader, codec, READ_BUFFER);
         let (tx, rx) = run::frame_queue();
-        let rf = run::read_frames(framed, tx, self.running.clone(), self.control.clone());
+        let mut conversation = start.conversation;
+        let rf = run::read_frames(
+            framed,
+            tx,
+            self.running.clone(),
+            self.control.clone(),
+            conversation.client_gone(),
+        );
         ctx.spawn(rf.into_actor(self));
         let control = self.control.clone();
         let log = self.log.clone();
-        let mut conversation = start.conversation;
         let deadline = start.login_deadline;
         let max_len: Rc<Cell<usize>> = max_len;
         let fut =
@@ -185,7 +195,22 @@ impl Handler<AdminShutdown> for Session {
             self.terminating.set(true);
         }
         self.control.shutdown(m.0);
+        // As a cancel (repeated until the statement stops); `terminating`
+        // turns its 57014 into FATAL 57P01.
         if m.0 == Shutdown::Fast
+            && self.cancel.request()
+            && let Some(i) = self.running.borrow().as_ref()
+        {
+            i.interrupt();
+        }
+    }
+}
+
+impl Handler<CancelStatement> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: CancelStatement, _: &mut Context<Self>) {
+        if self.cancel.request()
             && let Some(i) = self.running.borrow().as_ref()
         {
             i.interrupt();

@@ -99,6 +99,21 @@ pub struct Faults {
     pub panic_on_query: Option<Arc<str>>,
 }
 
+/// Cancellation of the statement a session has in flight on a worker
+/// (an Execute, or a Describe: PostgreSQL cancels a parse too), from the
+/// moment [`WorkerHandle::execute`] or [`WorkerHandle::describe`] sends it
+/// until its result is sent back. A cancel within that span always takes effect, as in
+/// PostgreSQL: a statement not started yet never runs, one running is
+/// interrupted (the canceller repeats the interrupt until the statement
+/// ends: a backend ignores one that comes before its statement is under
+/// way). A cancel outside that span does nothing, so it cannot hit a later
+/// statement.
+#[derive(Debug, Default)]
+struct CancelGate {
+    in_flight: bool,
+    pending: bool,
+}
+
 /// The shared side of an executor thread.
 #[derive(Clone)]
 pub struct WorkerHandle {
@@ -106,6 +121,7 @@ pub struct WorkerHandle {
     jobs: std_mpsc::Sender<Job>,
     busy: Arc<AtomicBool>,
     interrupter: Arc<Mutex<Option<Interrupter>>>,
+    cancel: Arc<Mutex<CancelGate>>,
 }
 
 impl std::fmt::Debug for WorkerHandle {
@@ -137,6 +153,7 @@ impl WorkerHandle {
             jobs: tx,
             busy: Arc::new(AtomicBool::new(false)),
             interrupter: Arc::new(Mutex::new(None)),
+            cancel: Arc::new(Mutex::new(CancelGate::default())),
         };
         let shared = handle.clone();
         std::thread::Builder::new()
@@ -165,11 +182,44 @@ impl WorkerHandle {
         }
     }
 
-    /// An interrupter bound to this worker's busy state, for the registry
-    /// and the session.
+    fn gate(&self) -> std::sync::MutexGuard<'_, CancelGate> {
+        self.cancel.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cancels the statement in flight, if any (see [`CancelGate`]);
+    /// returns whether there was one.
+    pub fn cancel(&self) -> bool {
+        let mut gate = self.gate();
+        if gate.in_flight {
+            gate.pending = true;
+            self.interrupt();
+        }
+        gate.in_flight
+    }
+
+    fn begin_statement(&self) {
+        *self.gate() = CancelGate {
+            in_flight: true,
+            pending: false,
+        };
+    }
+
+    /// A cancel that came before the statement started.
+    fn take_early_cancel(&self) -> bool {
+        std::mem::take(&mut self.gate().pending)
+    }
+
+    fn end_statement(&self) {
+        *self.gate() = CancelGate::default();
+    }
+
+    /// An interrupter that cancels the statement in flight on this worker,
+    /// for the session (timeouts, a client gone, shutdown).
     pub fn interrupter(&self) -> Interrupter {
         let me = self.clone();
-        Interrupter::new(move || me.interrupt())
+        Interrupter::new(move || {
+            me.cancel();
+        })
     }
 
     pub fn send(&self, job: Job) -> Result<(), PgError> {
@@ -182,21 +232,30 @@ impl WorkerHandle {
         param_types: Vec<Oid>,
     ) -> Result<Description, PgError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Describe {
+        self.begin_statement();
+        let sent = self.send(Job::Describe {
             sql,
             param_types,
             reply,
-        })?;
+        });
+        if sent.is_err() {
+            self.end_statement();
+        }
+        sent?;
         rx.await.map_err(|_| lost())?
     }
 
     pub fn execute(&self, req: ExecRequest) -> Result<mpsc::Receiver<ExecEvent>, PgError> {
         let (events, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-        self.send(Job::Execute {
+        self.begin_statement();
+        let sent = self.send(Job::Execute {
             req: Box::new(req),
             events,
-        })?;
-        Ok(rx)
+        });
+        if sent.is_err() {
+            self.end_statement();
+        }
+        sent.map(|()| rx)
     }
 
     pub async fn transaction(&self, op: TxOp) -> Result<bool, PgError> {
@@ -321,7 +380,7 @@ fn run(
                     Job::Reset { reply }
                 }
                 other => {
-                    fail_job(other, lost_transaction());
+                    fail_job(other, lost_transaction(), &shared);
                     continue;
                 }
             }
@@ -337,14 +396,19 @@ fn run(
                 Err(e) => unavailable = Some(e),
             }
         }
+        // A statement cancelled before it started never runs.
+        if matches!(job, Job::Execute { .. } | Job::Describe { .. }) && shared.take_early_cancel() {
+            fail_job(job, PgError::query_canceled(), &shared);
+            continue;
+        }
         shared.busy.store(true, Ordering::SeqCst);
         let keep = match conn.as_mut() {
             None => {
-                fail_job(job, unavailable.unwrap_or_else(lost));
+                fail_job(job, unavailable.unwrap_or_else(lost), &shared);
                 true
             }
             Some(c) => {
-                let keep = run_job(c.as_mut(), job, &faults);
+                let keep = run_job(c.as_mut(), job, &faults, &shared);
                 if keep {
                     tx_open = guarded(|| Ok(c.in_transaction())).unwrap_or(tx_open);
                 }
@@ -382,12 +446,14 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, PgError>) -> Result<T, PgError> {
     }
 }
 
-fn fail_job(job: Job, e: PgError) {
+fn fail_job(job: Job, e: PgError, shared: &WorkerHandle) {
     match job {
         Job::Describe { reply, .. } => {
+            shared.end_statement();
             let _ = reply.send(Err(e));
         }
         Job::Execute { events, .. } => {
+            shared.end_statement();
             let _ = events.blocking_send(ExecEvent::Done(Err(e)));
         }
         Job::Transaction { reply, .. } => {
@@ -400,7 +466,12 @@ fn fail_job(job: Job, e: PgError) {
 }
 
 /// Runs one job; returns false when the connection must be dropped.
-fn run_job(conn: &mut dyn BackendConnection, job: Job, faults: &Faults) -> bool {
+fn run_job(
+    conn: &mut dyn BackendConnection,
+    job: Job,
+    faults: &Faults,
+    shared: &WorkerHandle,
+) -> bool {
     let mut panicked = false;
     let mut check = |e: Option<&PgError>| {
         panicked |= e.is_some_and(is_backend_panic);
@@ -413,6 +484,7 @@ fn run_job(conn: &mut dyn BackendConnection, job: Job, faults: &Faults) -> bool 
         } => {
             let r = guarded(|| conn.describe(&sql, &param_types));
             check(r.as_ref().err());
+            shared.end_statement();
             let _ = reply.send(r);
         }
         Job::Execute { req, events } => {
@@ -444,6 +516,8 @@ fn run_job(conn: &mut dyn BackendConnection, job: Job, faults: &Faults) -> bool 
                     Err(e)
                 }
             };
+            // Before Done: the session may send its next statement at once.
+            shared.end_statement();
             let _ = events.blocking_send(ExecEvent::Done(done));
         }
         Job::Transaction { op, reply } => {
@@ -565,8 +639,23 @@ pub fn check_result_formats(
         .collect()
 }
 
-/// Appends one DataRow.
+/// Appends one DataRow. On error (a value its column's type cannot
+/// render) nothing is appended: a half-written row would corrupt the
+/// message stream.
 pub fn encode_data_row(
+    out: &mut BytesMut,
+    cells: &[Cell<'_>],
+    types: &[(Oid, i32, Format)],
+) -> Result<(), PgError> {
+    let start = out.len();
+    let r = encode_data_row_into(out, cells, types);
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+fn encode_data_row_into(
     out: &mut BytesMut,
     cells: &[Cell<'_>],
     types: &[(Oid, i32, Format)],
@@ -679,6 +768,18 @@ mod tests {
             held[0],
             BackendMessage::DataRow(vec![Some(Bytes::from_static(b"2")), None])
         );
+    }
+
+    #[test]
+    fn a_row_that_cannot_be_encoded_leaves_nothing_behind() {
+        let mut out = BytesMut::from(&b"before"[..]);
+        for format in [Format::Text, Format::Binary] {
+            let types = [(oid::INT4, -1, format), (oid::INT4, -1, format)];
+            let e =
+                encode_data_row(&mut out, &[Cell::Int(1), Cell::Text("abc")], &types).unwrap_err();
+            assert_eq!(e.code, "22P02");
+            assert_eq!(&out[..], b"before");
+        }
     }
 
     #[test]

@@ -36,6 +36,10 @@ use crate::wire::frontend::{Frame, FrontendMessage, Target as DescribeTarget};
 use crate::wire::startup::StartupMessage;
 use crate::wire::types::{self, Format, Oid};
 
+/// How often a timed-out or cancelled statement is interrupted again until
+/// it ends.
+const CANCEL_REPEAT: Duration = Duration::from_millis(20);
+
 /// Output beyond this is written out even in the middle of a result.
 const FLUSH_THRESHOLD: usize = 64 * 1024;
 
@@ -119,6 +123,29 @@ pub enum Flow {
     Close,
 }
 
+/// A CancelRequest for this session, as the actor hands it over. It applies
+/// to the frame being handled (its statement, or the next statement of it
+/// not started yet), never to a later one: PostgreSQL ignores a cancel that
+/// comes while it waits for the client.
+#[derive(Default)]
+pub struct CancelSignal {
+    handling: std::cell::Cell<bool>,
+    requested: std::cell::Cell<bool>,
+    notify: tokio::sync::Notify,
+}
+
+impl CancelSignal {
+    /// Records a cancel; false when the session was waiting for the
+    /// client (nothing to cancel).
+    pub fn request(&self) -> bool {
+        if self.handling.get() {
+            self.requested.set(true);
+            self.notify.notify_waiters();
+        }
+        self.handling.get()
+    }
+}
+
 /// Which idle timer applies now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdleTimer {
@@ -176,6 +203,11 @@ pub struct Conversation<W> {
     /// The interrupter of the statement running now (shared with the actor,
     /// which uses it when the client disconnects mid-statement).
     running: Rc<std::cell::RefCell<Option<Interrupter>>>,
+    /// Set by the frame reader when the client went away without
+    /// Terminate: the statement it interrupts then ends the session.
+    client_gone: Rc<std::cell::Cell<bool>>,
+    /// CancelRequests for the frame being handled.
+    cancel: Rc<CancelSignal>,
 }
 
 fn auth_message(out: &mut BytesMut, r: &AuthRequest) {
@@ -298,12 +330,24 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             dirty: false,
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
+            client_gone: Rc::new(std::cell::Cell::new(false)),
+            cancel: Rc::new(CancelSignal::default()),
         }
     }
 
     /// The flag the actor sets before interrupting for a fast shutdown.
     pub fn terminating(&self) -> Rc<std::cell::Cell<bool>> {
         self.terminating.clone()
+    }
+
+    /// Where the actor delivers CancelRequests.
+    pub fn cancel_signal(&self) -> Rc<CancelSignal> {
+        self.cancel.clone()
+    }
+
+    /// The flag the frame reader sets when the client is gone.
+    pub fn client_gone(&self) -> Rc<std::cell::Cell<bool>> {
+        self.client_gone.clone()
     }
 
     /// The interrupter slot the actor watches.
@@ -604,6 +648,14 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
 
     /// Handles one frame.
     pub async fn handle(&mut self, frame: Frame) -> Flow {
+        self.cancel.handling.set(true);
+        let flow = self.handle_frame(frame).await;
+        self.cancel.handling.set(false);
+        self.cancel.requested.set(false);
+        flow
+    }
+
+    async fn handle_frame(&mut self, frame: Frame) -> Flow {
         match &mut self.phase {
             Phase::Closed => Flow::Close,
             Phase::Authenticating { exchange, .. } => {
@@ -732,6 +784,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             FrontendMessage::Sync => {
                 self.ignore_till_sync = false;
                 self.end_implicit_block().await;
+                self.end_portals_outside_a_block();
                 self.release_if_idle();
                 self.ready_for_query();
                 self.flush().await
@@ -830,7 +883,18 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 database: self.startup.database.clone(),
                 identity: self.identity.clone(),
             };
-            self.lease = Some(self.backends.checkout(target, self.pid).await?);
+            let checkout = self.backends.checkout(target, self.pid);
+            // A cancel stops the wait for a free connection.
+            let cancel = self.cancel.clone();
+            let cancelled = async {
+                while !cancel.requested.get() {
+                    cancel.notify.notified().await;
+                }
+            };
+            self.lease = Some(tokio::select! {
+                lease = checkout => lease?,
+                () = cancelled => return Err(PgError::query_canceled()),
+            });
         }
         self.lease
             .as_ref()
@@ -851,6 +915,14 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         {
             msg::error_response(&mut self.out, &e);
             let _ = self.backend_tx(TxOp::Rollback).await;
+        }
+    }
+
+    /// Portals live as long as their transaction, as in PostgreSQL: outside
+    /// a block that ends at Sync or with the simple query.
+    fn end_portals_outside_a_block(&mut self) {
+        if self.status == TransactionStatus::Idle {
+            self.portals.clear();
         }
     }
 
@@ -914,6 +986,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             }
             self.status = TransactionStatus::Idle;
         }
+        self.end_portals_outside_a_block();
         self.release_if_idle();
     }
 
@@ -1159,11 +1232,12 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 if sql::is_ddl(&verb) {
                     self.described.clear();
                 }
-                if !done.held.is_empty() {
+                // A full page ends suspended, even when it held the last
+                // row: PostgreSQL cannot tell either until it fetches more.
+                if max_rows > 0 && done.outcome.returned_rows && done.outcome.rows >= max_rows {
                     msg::portal_suspended(&mut self.out);
                     return Ok(Some(PortalState::Suspended {
                         held: done.held,
-                        sent: max_rows,
                         verb,
                     }));
                 }
@@ -1193,6 +1267,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
     async fn run_backend(&mut self, req: ExecRequest) -> Result<ExecDone, PgError> {
         let timeout = self.params.timeout("statement_timeout");
         self.acquire().await?;
+        // Cancelled while the session was still working towards it.
+        if self.cancel.requested.get() {
+            return Err(PgError::query_canceled());
+        }
         let Some(lease) = self.lease.as_ref() else {
             return Err(PgError::internal("no backend connection"));
         };
@@ -1201,17 +1279,37 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         *self.running.borrow_mut() = Some(interrupter.clone());
         let deadline = (!timeout.is_zero()).then(|| tokio::time::Instant::now() + timeout);
         let mut timed_out = false;
+        let cancel = self.cancel.clone();
         let result = loop {
-            let event = match deadline {
-                Some(d) if !timed_out => match tokio::time::timeout_at(d, rx.recv()).await {
+            let event = if timed_out || cancel.requested.get() {
+                // Again until it ends: an interrupt that lands before the
+                // backend started the statement is lost.
+                match tokio::time::timeout(CANCEL_REPEAT, rx.recv()).await {
                     Ok(ev) => ev,
                     Err(_) => {
+                        interrupter.interrupt();
+                        continue;
+                    }
+                }
+            } else {
+                let expires = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    ev = rx.recv() => ev,
+                    () = expires => {
                         timed_out = true;
                         interrupter.interrupt();
                         continue;
                     }
-                },
-                _ => rx.recv().await,
+                    () = cancel.notify.notified() => {
+                        interrupter.interrupt();
+                        continue;
+                    }
+                }
             };
             match event {
                 Some(ExecEvent::Data(bytes)) => {
@@ -1242,6 +1340,12 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                     "terminating connection due to administrator command",
                 ))
             }
+            // Interrupted because the client went away: nothing it sent
+            // after this statement may run, and its transaction is rolled
+            // back (PostgreSQL's "connection to client lost").
+            Err(e) if e.code == sqlstate::QUERY_CANCELED && self.client_gone.get() => Err(
+                PgError::fatal(sqlstate::CONNECTION_FAILURE, "connection to client lost"),
+            ),
             Ok(done) => Ok(done),
             Err(e) if timed_out && e.code == sqlstate::QUERY_CANCELED => {
                 Err(PgError::statement_timeout())
@@ -1373,14 +1477,21 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             };
             let format = Format::from_code(msg::format_for(param_formats, i))?;
             let oid = stmt.params[i];
-            let v = types::decode_param(&bytes, oid, format).map_err(|mut e| {
-                if format == Format::Binary {
-                    e = PgError::error(
+            let v = types::decode_param(&bytes, oid, format).map_err(|e| {
+                // Bytes that do not fit the type get PostgreSQL's message
+                // naming the parameter; the decoder's other errors (range,
+                // encoding, a type without binary input) stand as they are.
+                if format == Format::Binary
+                    && e.code == sqlstate::INVALID_BINARY_REPRESENTATION
+                    && e.message == "incorrect binary data format"
+                {
+                    PgError::error(
                         sqlstate::INVALID_BINARY_REPRESENTATION,
                         format!("incorrect binary data format in bind parameter {}", i + 1),
-                    );
+                    )
+                } else {
+                    e
                 }
-                e
             })?;
             values.push(v);
         }
@@ -1438,33 +1549,52 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 format!("portal \"{name}\" does not exist"),
             ));
         };
-        // A suspended portal resumes from its held rows.
-        if let PortalState::Suspended { held, sent, verb } = &mut portal.state {
-            let n = if max_rows == 0 {
-                held.len()
-            } else {
-                (max_rows as usize).min(held.len())
-            };
-            for row in held.drain(..n) {
-                self.out.extend_from_slice(&row);
+        match &mut portal.state {
+            PortalState::Ready => {}
+            // A suspended portal resumes from its held rows.
+            PortalState::Suspended { held, verb } => {
+                let n = if max_rows == 0 {
+                    held.len()
+                } else {
+                    usize::try_from(max_rows)
+                        .unwrap_or(usize::MAX)
+                        .min(held.len())
+                };
+                for row in held.drain(..n) {
+                    self.out.extend_from_slice(&row);
+                }
+                if max_rows > 0 && n as u64 == max_rows {
+                    msg::portal_suspended(&mut self.out);
+                } else {
+                    // As PostgreSQL's, the tag counts this Execute's rows.
+                    let tag = sql::command_tag(verb, n as u64, true);
+                    portal.state = PortalState::Done;
+                    msg::command_complete(&mut self.out, &tag);
+                }
+                return Ok(());
             }
-            *sent += n as u64;
-            if held.is_empty() {
-                let tag = sql::command_tag(verb, *sent, true);
-                portal.state = PortalState::Done;
-                msg::command_complete(&mut self.out, &tag);
-            } else {
-                msg::portal_suspended(&mut self.out);
+            // A portal runs once (PostgreSQL's PORTAL_DONE): one that
+            // returned rows has none left, anything else cannot run again.
+            PortalState::Done => {
+                match (&portal.statement.body, &portal.statement.columns) {
+                    (Body::Empty, _) => msg::empty_query_response(&mut self.out),
+                    (Body::Backend { verb, .. }, Some(_)) => {
+                        msg::command_complete(&mut self.out, &sql::command_tag(verb, 0, true))
+                    }
+                    (Body::Session(Command::Show(_) | Command::ShowAll), _) => {
+                        msg::command_complete(&mut self.out, "SHOW")
+                    }
+                    _ => {
+                        return Err(PgError::error(
+                            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            format!("portal \"{name}\" cannot be run"),
+                        ));
+                    }
+                }
+                return Ok(());
             }
-            return Ok(());
         }
-        if let PortalState::Done = portal.state
-            && let Body::Backend { verb, .. } = &portal.statement.body
-            && verb == "SELECT"
-        {
-            msg::command_complete(&mut self.out, "SELECT 0");
-            return Ok(());
-        }
+        let in_block = self.status != TransactionStatus::Idle;
         let statement = portal.statement.clone();
         let params = std::mem::take(&mut portal.params);
         let formats = portal.result_formats.clone();
@@ -1504,6 +1634,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 r?
             }
         };
+        if in_block && self.status == TransactionStatus::Idle {
+            // COMMIT or ROLLBACK: the transaction's other portals end with it.
+            self.portals.retain(|n, _| n == name);
+        }
         if let Some(portal) = self.portals.get_mut(name) {
             portal.state = state.unwrap_or(PortalState::Done);
         }

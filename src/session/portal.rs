@@ -57,13 +57,9 @@ impl Prepared {
 pub enum PortalState {
     /// Not run yet.
     Ready,
-    /// Ran with a row limit: rows not yet sent, rows sent so far, and the
-    /// verb for the final tag.
-    Suspended {
-        held: VecDeque<Bytes>,
-        sent: u64,
-        verb: String,
-    },
+    /// Ran with a row limit: rows not yet sent and the verb for the final
+    /// tag.
+    Suspended { held: VecDeque<Bytes>, verb: String },
     /// Ran to completion.
     Done,
 }

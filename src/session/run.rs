@@ -185,13 +185,17 @@ const GONE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// that frames already queued start afterwards: nobody can read their
 /// results, and a statement that never ends must not keep the slot and the
 /// backend connection (PostgreSQL's client_connection_check_interval).
+/// Unless the client sent Terminate first, `gone` is set, so that the
+/// interrupted statement ends the session (nothing queued behind it runs).
 pub async fn read_frames<R: AsyncRead + Unpin>(
     mut framed: FramedRead<R, FrameCodec>,
     tx: FrameSender,
     running: Rc<RefCell<Option<Interrupter>>>,
     control: Rc<Control>,
+    gone: Rc<Cell<bool>>,
 ) {
     control.start_reading.notified().await;
+    let mut terminated = false;
     loop {
         let next = tokio::select! {
             f = framed.next() => f,
@@ -199,6 +203,7 @@ pub async fn read_frames<R: AsyncRead + Unpin>(
         };
         match next {
             Some(Ok(f)) => {
+                terminated |= f.tag == b'X';
                 if tx.send(Ok(f)).await.is_err() {
                     return;
                 }
@@ -216,6 +221,7 @@ pub async fn read_frames<R: AsyncRead + Unpin>(
     }
     // The session ends when it has drained the queue; the actor then drops
     // this future.
+    gone.set(!terminated);
     drop(tx);
     loop {
         if let Some(i) = running.borrow().as_ref() {
@@ -334,6 +340,8 @@ pub async fn run<W: AsyncWrite + Unpin>(
         if handled == Flow::Close {
             return if terminate {
                 EndReason::Terminated
+            } else if conv.client_gone().get() {
+                EndReason::ClientGone
             } else {
                 EndReason::Fatal("session ended with an error".into())
             };

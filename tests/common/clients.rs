@@ -88,23 +88,7 @@ pub fn psql_env(
     env: &[(&str, &str)],
 ) -> PsqlOutput {
     let home = tempfile::tempdir().expect("temp HOME for psql");
-    let mut cmd = Command::new("psql");
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("LANG", "C")
-        .env("LC_ALL", "C")
-        .env("PGHOST", addr.ip().to_string())
-        .env("PGPORT", addr.port().to_string())
-        .env("PGUSER", user)
-        .env("PGDATABASE", database)
-        .env("PGCONNECT_TIMEOUT", "5")
-        .env("PGAPPNAME", "psql-test")
-        .arg("-X")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = psql_command(addr, user, database, args, home.path());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -129,4 +113,34 @@ pub fn psql_env(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         status: out.status,
     }
+}
+
+/// The `psql -X` command [`psql`] runs (clean environment, HOME at `home`,
+/// stdin null, stdout and stderr piped), for tests that drive the process
+/// themselves (signals).
+pub fn psql_command(
+    addr: SocketAddr,
+    user: &str,
+    database: &str,
+    args: &[&str],
+    home: &std::path::Path,
+) -> Command {
+    let mut cmd = Command::new("psql");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("LANG", "C")
+        .env("LC_ALL", "C")
+        .env("PGHOST", addr.ip().to_string())
+        .env("PGPORT", addr.port().to_string())
+        .env("PGUSER", user)
+        .env("PGDATABASE", database)
+        .env("PGCONNECT_TIMEOUT", "5")
+        .env("PGAPPNAME", "psql-test")
+        .arg("-X")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
 }

@@ -9,6 +9,8 @@
 //! - [`raw::RawClient`]: exact bytes out, decoded backend messages in, every
 //!   read bounded by a timeout; helpers to pick rows, tags, errors apart.
 //! - [`clients`]: tokio-postgres connect helpers and a `psql` runner.
+//! - [`ext`]: extended-protocol message builders, pipelined exchanges and
+//!   a one-line rendering of backend messages.
 //!
 //! Every wait is a poll with a deadline, never a blind sleep, and every
 //! server listens on port 0, so the tests run in parallel.
@@ -16,6 +18,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod ext;
 pub mod log;
 pub mod process;
 pub mod raw;
@@ -23,7 +26,9 @@ pub mod server;
 
 use std::time::Duration;
 
-pub use clients::{PgClient, code_of, connect, pg_config, psql, psql_env, try_connect_with};
+pub use clients::{
+    PgClient, code_of, connect, pg_config, psql, psql_command, psql_env, try_connect_with,
+};
 pub use process::{ProcessConfig, ServerProcess, run_binary};
 pub use raw::{RawClient, Read};
 pub use server::{ADMIN_USER, TestServer, USER_ALICE, USER_BOB};

@@ -71,6 +71,29 @@ impl RawClient {
         }
     }
 
+    /// Connects from the local address `local` (any 127.x.y.z works on
+    /// Linux loopback), so the server sees another source address.
+    pub async fn connect_from(local: std::net::IpAddr, addr: SocketAddr) -> RawClient {
+        let socket = match local {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .expect("socket");
+        socket
+            .bind(SocketAddr::new(local, 0))
+            .unwrap_or_else(|e| panic!("bind {local}: {e}"));
+        let stream = tokio::time::timeout(READ_TIMEOUT, socket.connect(addr))
+            .await
+            .expect("connect timed out")
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient {
+            stream,
+            buf: BytesMut::with_capacity(8192),
+            timeout: READ_TIMEOUT,
+        }
+    }
+
     /// Connects, sends a 3.0 StartupMessage with `user` (and `database`
     /// when given) and reads the login through ReadyForQuery; panics on
     /// anything else.

@@ -382,6 +382,9 @@ fn bind_params(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<(
             Value::Null => stmt.raw_bind_parameter(i, rusqlite::types::Null),
             Value::Bool(b) => stmt.raw_bind_parameter(i, *b as i64),
             Value::Int(v) => stmt.raw_bind_parameter(i, v),
+            // SQLite stores a NaN REAL as NULL; as text it stays NaN (the
+            // float encoders read it back).
+            Value::Float(v) if v.is_nan() => stmt.raw_bind_parameter(i, "NaN"),
             Value::Float(v) => stmt.raw_bind_parameter(i, v),
             Value::Numeric(s) | Value::Text(s) => stmt.raw_bind_parameter(i, s.as_str()),
             Value::Bytes(b) => stmt.raw_bind_parameter(i, b.as_slice()),
@@ -707,6 +710,23 @@ mod tests {
         let d = c.describe("SELECT * FROM t LIMIT $1", &[]).unwrap();
         assert_eq!(d.params, vec![oid::INT8]);
         assert_eq!(d.columns.unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_temp_table_made_after_a_describe_is_seen() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        run(&mut c, "CREATE TABLE t (a int)", &[]).unwrap();
+        assert_eq!(
+            c.describe("INSERT INTO t VALUES ($1)", &[]).unwrap().params,
+            vec![oid::INT4]
+        );
+        run(&mut c, "CREATE TEMP TABLE tt (b int8, d date)", &[]).unwrap();
+        assert_eq!(
+            c.describe("INSERT INTO tt VALUES ($1, $2)", &[])
+                .unwrap()
+                .params,
+            vec![oid::INT8, oid::DATE]
+        );
     }
 
     #[test]

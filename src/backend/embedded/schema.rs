@@ -14,17 +14,22 @@ use crate::wire::types::{Oid, oid};
 /// Columns per table (names folded as PostgreSQL folds them).
 #[derive(Debug, Default)]
 pub struct Schema {
-    version: Option<i64>,
+    /// `schema_version` of the main and the temp database (a TEMP table
+    /// changes only the latter).
+    version: Option<(i64, i64)>,
     tables: HashMap<String, Vec<(String, Oid, i32)>>,
 }
 
 impl Schema {
     /// Reloads the tables when another statement changed the schema.
     pub fn refresh(&mut self, conn: &Connection) {
-        let version: Option<i64> = conn
-            .prepare_cached("PRAGMA schema_version")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .ok();
+        let version_of = |pragma: &str| -> Option<i64> {
+            conn.prepare_cached(pragma)
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .ok()
+        };
+        let version =
+            version_of("PRAGMA main.schema_version").zip(version_of("PRAGMA temp.schema_version"));
         if version.is_some() && version == self.version {
             return;
         }

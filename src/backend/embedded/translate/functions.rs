@@ -341,7 +341,11 @@ fn cast_float(v: ValueRef<'_>, real: bool) -> Result<Value, PgError> {
         ValueRef::Null => Ok(Value::Null),
         ValueRef::Integer(i) => Ok(Value::Real(narrow(i as f64))),
         ValueRef::Real(f) => Ok(Value::Real(narrow(f))),
-        ValueRef::Text(t) => Ok(Value::Real(parse_float(text_of(t)?, real)?)),
+        // SQLite turns a NaN REAL into NULL; as text it stays NaN.
+        ValueRef::Text(t) => match parse_float(text_of(t)?, real)? {
+            f if f.is_nan() => Ok(Value::Text("NaN".to_owned())),
+            f => Ok(Value::Real(f)),
+        },
         ValueRef::Blob(_) => Err(cannot_cast(
             "bytea",
             if real { "real" } else { "double precision" },
