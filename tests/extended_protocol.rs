@@ -1261,9 +1261,6 @@ async fn commit_without_a_transaction_warns(server: Target) {
 /// PostgreSQL runs a SET in the implicit transaction of its batch, so an
 /// error later in the batch undoes it (and no ParameterStatus is sent).
 #[tokio::test]
-#[ignore = "pgiris bug: a SET executed in an extended-protocol batch that fails later before \
-            Sync is kept (and reported with ParameterStatus); PostgreSQL rolls it back with \
-            the implicit transaction"]
 async fn a_set_in_a_failed_implicit_transaction_is_rolled_back() {
     let t = target(PoolMode::Session, "set_rollback").await;
     let mut c = login(&t).await;

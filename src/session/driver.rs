@@ -27,7 +27,7 @@ use crate::backend::{
 };
 use crate::config::PoolMode;
 use crate::log::event;
-use crate::session::params::{ParamDefaults, Params, REPORTED_AT_STARTUP};
+use crate::session::params::{ParamDefaults, Params};
 use crate::session::portal::{Body, Portal, PortalState, Prepared};
 use crate::session::sql::{self, Command};
 use crate::wire::backend::{self as msg, TransactionStatus};
@@ -192,6 +192,10 @@ pub struct Conversation<W> {
     /// Whether the frame after the current one is already known to be a
     /// Sync: then a single Execute needs no implicit transaction.
     next_is_sync: bool,
+    /// Extended protocol: an error happened since the last Sync.
+    batch_failed: bool,
+    /// Extended protocol: settings may have changed since the last Sync.
+    batch_settings: bool,
     /// An ErrorResponse was written outside a Sync: send it now.
     flush_now: bool,
     /// Whether the backend connection may hold state beyond plain queries
@@ -327,6 +331,8 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             described: HashMap::new(),
             next_is_sync: false,
             flush_now: false,
+            batch_failed: false,
+            batch_settings: false,
             dirty: false,
             terminating: Rc::new(std::cell::Cell::new(false)),
             running: Rc::new(std::cell::RefCell::new(None)),
@@ -613,11 +619,9 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         {
             return self.fatal(&e).await;
         }
-        for name in REPORTED_AT_STARTUP {
-            let v = self.params.get(name).unwrap_or("").to_owned();
-            msg::parameter_status(&mut self.out, name, &v);
+        for (name, value) in self.params.report_all() {
+            msg::parameter_status(&mut self.out, name, &value);
         }
-        self.params.take_changed();
         msg::backend_key_data(&mut self.out, self.pid, &self.secret);
         msg::ready_for_query(&mut self.out, TransactionStatus::Idle);
         self.phase = Phase::Ready;
@@ -783,6 +787,13 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             }
             FrontendMessage::Sync => {
                 self.ignore_till_sync = false;
+                let failed = std::mem::take(&mut self.batch_failed);
+                if std::mem::take(&mut self.batch_settings) {
+                    // Settings changed since the last Sync belong to its
+                    // implicit transaction: kept if it succeeded.
+                    self.params.end_transaction(!failed);
+                    self.settings_changed();
+                }
                 self.end_implicit_block().await;
                 self.end_portals_outside_a_block();
                 self.release_if_idle();
@@ -842,6 +853,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                 if self.implicit_block {
                     self.implicit_failed = true;
                 }
+                self.batch_failed = true;
                 if e.is_fatal() {
                     self.phase = Phase::Closed;
                     return Flow::Close;
@@ -1017,6 +1029,13 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
         simple: bool,
     ) -> Result<Option<PortalState>, PgError> {
         let in_tx = self.status != TransactionStatus::Idle;
+        // Outside an explicit block, the extended protocol's statements up
+        // to Sync form an implicit transaction: settings made there are
+        // undone if the batch fails.
+        let undoable = in_tx || !simple;
+        if !in_tx && !simple {
+            self.batch_settings = true;
+        }
         if self.status == TransactionStatus::Failed
             && !matches!(
                 cmd,
@@ -1125,8 +1144,8 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
                     );
                 }
                 match value {
-                    Some(v) => self.params.set(&name, &v, local, in_tx)?,
-                    None => self.params.reset(&name, in_tx)?,
+                    Some(v) => self.params.set(&name, &v, local, undoable)?,
+                    None => self.params.reset(&name, undoable)?,
                 }
                 self.settings_changed();
                 "SET".to_owned()

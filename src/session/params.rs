@@ -438,6 +438,8 @@ pub struct Params {
     values: BTreeMap<String, Option<String>>,
     /// Reported parameters whose value changed since the last report.
     changed: Vec<&'static str>,
+    /// The values last sent with ParameterStatus.
+    reported: BTreeMap<&'static str, String>,
     /// Values to restore when the current transaction ends: (key, old
     /// value, restore on commit too (SET LOCAL)).
     undo: Vec<(String, Option<String>, bool)>,
@@ -550,6 +552,7 @@ impl Params {
             base,
             values,
             changed: Vec::new(),
+            reported: BTreeMap::new(),
             undo: Vec::new(),
             reset_values,
         }
@@ -831,13 +834,34 @@ impl Params {
         }
     }
 
-    /// Reported parameters that changed since the last call, with values.
+    /// The startup ParameterStatus set, in PostgreSQL's order; remembered
+    /// as reported.
+    pub fn report_all(&mut self) -> Vec<(&'static str, String)> {
+        self.changed.clear();
+        REPORTED_AT_STARTUP
+            .iter()
+            .map(|&name| {
+                let v = self.get(name).unwrap_or("").to_owned();
+                self.reported.insert(name, v.clone());
+                (name, v)
+            })
+            .collect()
+    }
+
+    /// Reported parameters whose value differs from what the client was
+    /// last told (a change undone before the end of the query is not sent,
+    /// as in PostgreSQL).
     pub fn take_changed(&mut self) -> Vec<(&'static str, String)> {
         let changed = std::mem::take(&mut self.changed);
-        changed
-            .into_iter()
-            .map(|name| (name, self.get(name).unwrap_or("").to_owned()))
-            .collect()
+        let mut out = Vec::new();
+        for name in changed {
+            let v = self.get(name).unwrap_or("").to_owned();
+            if self.reported.get(name) != Some(&v) {
+                self.reported.insert(name, v.clone());
+                out.push((name, v));
+            }
+        }
+        out
     }
 
     /// Every setting by lower-case name (for the backend's snapshot).
