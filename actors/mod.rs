@@ -138,6 +138,27 @@ struct Running {
     notifier: Option<Notifier>,
 }
 
+/// The accept queue's length: PostgreSQL's rule (twice max_connections, at
+/// most 10,000; the kernel caps it at net.core.somaxconn), and never less
+/// than the usual 128. With 128 alone, a burst of logins overflows the
+/// queue while the server thread is busy, and each dropped SYN costs its
+/// client a one-second retransmission.
+fn listen_backlog(max_connections: usize) -> i32 {
+    max_connections.saturating_mul(2).clamp(128, 10_000) as i32
+}
+
+/// Binds a listening socket with [`listen_backlog`] (tokio's `bind` always
+/// uses 128).
+fn bind_listener(addr: SocketAddr, backlog: i32) -> std::io::Result<tokio::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
 /// Starts everything inside the current System. Binds the listeners first
 /// so that an address in use fails the start.
 async fn start(
@@ -148,10 +169,10 @@ async fn start(
 ) -> Result<(Running, Vec<SocketAddr>), String> {
     let mut listeners = Vec::new();
     let mut addrs = Vec::new();
+    let backlog = listen_backlog(settings.server.max_connections);
     for addr in settings.listen_addrs() {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("could not listen on {addr}: {e}"))?;
+        let l =
+            bind_listener(addr, backlog).map_err(|e| format!("could not listen on {addr}: {e}"))?;
         addrs.push(l.local_addr().map_err(|e| e.to_string())?);
         listeners.push(l);
     }
@@ -526,3 +547,23 @@ pub fn spawn(
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listen_backlog_follows_max_connections() {
+        assert_eq!(listen_backlog(1), 128);
+        assert_eq!(listen_backlog(100), 200);
+        assert_eq!(listen_backlog(10_100), 10_000);
+        assert_eq!(listen_backlog(usize::MAX), 10_000);
+    }
+
+    #[tokio::test]
+    async fn a_bound_listener_accepts() {
+        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 256).unwrap();
+        let addr = l.local_addr().unwrap();
+        let (c, a) = tokio::join!(tokio::net::TcpStream::connect(addr), l.accept());
+        assert_eq!(c.unwrap().local_addr().unwrap(), a.unwrap().1);
+    }
+}
