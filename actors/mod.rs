@@ -393,16 +393,22 @@ async fn release_memory_after_bursts(shared: Arc<Shared>) {
     }
 }
 
-/// Logs the counters every `server.stats_period` (read again each time, so
-/// a reload applies; 0 = off).
+/// Logs the counters every `server.stats_period` (0 = off). The period is
+/// read again at least once a second, so a reload applies at once.
 async fn log_stats(shared: Arc<Shared>) {
+    let mut last = tokio::time::Instant::now();
     loop {
         let period = shared.settings().server.stats_period;
-        if period.is_zero() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        let tick = if period.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            period.min(Duration::from_secs(1))
+        };
+        tokio::time::sleep(tick).await;
+        if period.is_zero() || last.elapsed() < period {
             continue;
         }
-        tokio::time::sleep(period).await;
+        last = tokio::time::Instant::now();
         let s = &shared.stats;
         info!(shared.log, "stats"; "event" => event::STATS,
             "sessions" => s.sessions.load(Ordering::SeqCst),
