@@ -376,7 +376,7 @@ impl Running {
 /// keeps the high-water mark, so a burst shorter than a second counts too).
 /// The trim runs on a blocking thread: it walks the allocator's arenas.
 async fn release_memory_after_bursts(shared: Arc<Shared>) {
-    const MIN_DROP: usize = 100;
+    const MIN_DROP: usize = 32;
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let stats = &shared.stats;

@@ -207,6 +207,9 @@ fn main() -> ExitCode {
             store_log_guard(guard);
             pgiris::supervise::panics::install(log.clone(), || drop(take_log_guard(true)));
             let r = pgiris::actors::serve(settings, path, log, level);
+            // The hook logs through the drain the guard owns: back to the
+            // default hook (stderr) before the drain goes.
+            drop(std::panic::take_hook());
             drop(take_log_guard(false));
             match r {
                 Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,7 @@ fn login() -> Login {
 
 #[test]
 fn at_the_fd_limit_accept_backs_off_without_spinning_and_service_resumes() {
+    let _serial = load::serial();
     let p = ServerProcess::start_with(
         |c| {
             c.set("server", "stats_period", "\"100ms\"")

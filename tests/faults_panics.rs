@@ -63,7 +63,10 @@ async fn open_pool(addr: std::net::SocketAddr) {
 }
 
 fn login(i: usize) -> Login {
-    Login::trust(if i.is_multiple_of(2) { "alice" } else { "bob" }, "postgres")
+    Login::trust(
+        if i.is_multiple_of(2) { "alice" } else { "bob" },
+        "postgres",
+    )
 }
 
 /// Waits for `n` `session_panic` events (the log has its own thread).
@@ -76,6 +79,7 @@ fn wait_panics(p: &ServerProcess, n: usize) -> usize {
 
 #[test]
 fn a_thousand_backend_panics_under_load_leave_the_pool_serving_and_no_thread_behind() {
+    let _serial = load::serial();
     const CLIENTS: usize = 8;
     const PANICS: usize = 1000;
     let p = start();
@@ -160,6 +164,7 @@ fn a_thousand_backend_panics_under_load_leave_the_pool_serving_and_no_thread_beh
 
 #[test]
 fn two_hundred_session_panics_release_their_slots_and_spare_the_others() {
+    let _serial = load::serial();
     const PANICS: usize = 200;
     let p = start();
     let (pid, addr) = (p.pid(), p.addr);

@@ -223,12 +223,14 @@ fn flood(n: usize, test: &str) {
 
 #[test]
 fn light_flood_of_5000_wrong_key_cancels() {
+    let _serial = load::serial();
     flood(5000, "light_flood_of_5000_wrong_key_cancels");
 }
 
 #[test]
 #[ignore = "heavy: 100,000 cancel requests; see the module comment"]
 fn heavy_flood_of_100000_wrong_key_cancels() {
+    let _serial = load::serial();
     flood(100_000, "heavy_flood_of_100000_wrong_key_cancels");
 }
 
@@ -237,6 +239,7 @@ fn heavy_flood_of_100000_wrong_key_cancels() {
 /// source's right key cancels at once.
 #[test]
 fn a_source_over_its_cancel_budget_cannot_cancel_another_can() {
+    let _serial = load::serial();
     let (_auth, p) = start(|c| {
         c.set("server", "max_unmatched_cancels_per_second", "1");
     });

@@ -112,3 +112,11 @@ where
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, t)| t).collect()
 }
+
+/// Held by each load test for its whole run: the tests of one file would
+/// otherwise run at once and measure each other (the machine has two
+/// cores).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
