@@ -78,6 +78,10 @@ fn wait_panics(p: &ServerProcess, n: usize) -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "fault injection exists in debug builds only"
+)]
 fn a_thousand_backend_panics_under_load_leave_the_pool_serving_and_no_thread_behind() {
     let _serial = load::serial();
     const CLIENTS: usize = 8;
@@ -163,6 +167,10 @@ fn a_thousand_backend_panics_under_load_leave_the_pool_serving_and_no_thread_beh
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "fault injection exists in debug builds only"
+)]
 fn two_hundred_session_panics_release_their_slots_and_spare_the_others() {
     let _serial = load::serial();
     const PANICS: usize = 200;

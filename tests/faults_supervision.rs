@@ -224,6 +224,10 @@ fn assert_aborted(p: &mut ServerProcess, injected: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "fault injection exists in debug builds only"
+)]
 fn a_panic_in_the_registry_aborts_the_process_with_a_logged_event() {
     let mut p = ServerProcess::start(|c| {
         c.set("testing", "panic_in_registry_on_user", "\"bob\"");
@@ -248,6 +252,10 @@ fn a_panic_in_the_registry_aborts_the_process_with_a_logged_event() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "fault injection exists in debug builds only"
+)]
 fn a_panic_in_the_listener_aborts_the_process_with_a_logged_event() {
     let mut p = ServerProcess::start(|c| {
         c.set("testing", "panic_in_listener_on_peer", "\"127.0.0.5\"");
@@ -261,6 +269,10 @@ fn a_panic_in_the_listener_aborts_the_process_with_a_logged_event() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "fault injection exists in debug builds only"
+)]
 fn panics_in_a_session_or_a_backend_call_are_contained_and_logged() {
     let mut p = ServerProcess::start(|c| {
         c.set(
@@ -382,4 +394,24 @@ fn the_systemd_unit_has_the_contract_and_verifies() {
         out.status.success() && stderr.trim().is_empty(),
         "systemd-analyze verify:\n{stderr}"
     );
+}
+
+/// Fault injection is refused by a release binary (and accepted by a
+/// debug one, which these tests use): `cargo test --release` checks the
+/// former.
+#[test]
+fn the_release_binary_refuses_fault_injection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::process::write_auth_files(dir.path());
+    let mut c = common::process::ProcessConfig::new(dir.path());
+    c.set("testing", "panic_in_registry_on_user", "\"bob\"");
+    std::fs::write(dir.path().join("pgiris.toml"), c.render()).expect("config");
+    let (st, out, err) =
+        common::run_binary(dir.path(), &["--config", "pgiris.toml", "check-config"]);
+    if cfg!(debug_assertions) {
+        assert!(st.success(), "{out}{err}");
+    } else {
+        assert_eq!(st.code(), Some(2), "{out}{err}");
+        assert!(err.contains("only available in debug builds"), "{err}");
+    }
 }

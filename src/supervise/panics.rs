@@ -136,4 +136,66 @@ mod tests {
             "a new thread starts unmarked"
         );
     }
+
+    /// What a child process does: installs the hook (logging JSON lines to
+    /// stderr) and panics on a critical thread (`abort`) or on another one
+    /// (`contain`). Only when re-executed by the test below.
+    #[test]
+    fn panic_policy_child() {
+        let Ok(mode) = std::env::var("PGIRIS_PANIC_POLICY_CHILD") else {
+            return;
+        };
+        use slog::Drain;
+        let drain = slog_json::Json::new(std::io::stderr())
+            .add_default_keys()
+            .build()
+            .fuse();
+        let log = Logger::root(std::sync::Mutex::new(drain).fuse(), slog::o!());
+        install(log, || eprintln!("flushed"));
+        if mode == "abort" {
+            mark_critical_thread();
+            panic!("injected on a critical thread");
+        }
+        let r = std::thread::Builder::new()
+            .name("session-like".into())
+            .spawn(|| panic!("injected on another thread"))
+            .unwrap()
+            .join();
+        assert!(r.is_err());
+        eprintln!("survived");
+    }
+
+    /// The policy as built (release builds included: `cargo test --release`
+    /// runs this too, and nothing in the hook depends on the build): a
+    /// panic on a critical thread logs `server_panic`, flushes and aborts;
+    /// elsewhere it logs `session_panic` and the process lives on.
+    #[test]
+    fn a_critical_panic_aborts_the_process_and_another_is_contained() {
+        use std::os::unix::process::ExitStatusExt;
+        let run = |mode: &str| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "supervise::panics::tests::panic_policy_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("PGIRIS_PANIC_POLICY_CHILD", mode)
+                .output()
+                .unwrap()
+        };
+        let out = run("abort");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{err}");
+        assert!(err.contains("\"event\":\"server_panic\""), "{err}");
+        assert!(err.contains("injected on a critical thread"), "{err}");
+        assert!(err.contains("flushed"), "{err}");
+        let out = run("contain");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("\"event\":\"session_panic\""), "{err}");
+        assert!(err.contains("\"thread\":\"session-like\""), "{err}");
+        assert!(err.contains("survived"), "{err}");
+        assert!(!err.contains("server_panic"), "{err}");
+    }
 }
