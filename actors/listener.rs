@@ -71,6 +71,12 @@ async fn accept_loop(listener: TcpListener, workers: Vec<ArbiterHandle>, shared:
             }
         };
         let settings = shared.settings();
+        if cfg!(debug_assertions)
+            && !settings.testing.panic_in_listener_on_peer.is_empty()
+            && settings.testing.panic_in_listener_on_peer == peer.ip().to_string()
+        {
+            panic!("fault injection: panic_in_listener_on_peer");
+        }
         let max_pending = match settings.server.max_pending_connections {
             0 => settings.server.max_connections.saturating_mul(2),
             n => n,

@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::prelude::*;
-use slog::{Logger, error, info, warn};
+use slog::{Logger, debug, error, info, warn};
 use tokio::sync::mpsc;
 
 use crate::backend::Backend;
@@ -28,6 +28,7 @@ use crate::config::{BackendKind, Settings};
 use crate::log::event;
 use crate::net::tls::TlsStore;
 use crate::session::run::Shutdown;
+use crate::supervise::notify::Notifier;
 
 use authenticator::Authenticator;
 use executor_pool::{CloseIdle, ExecutorPool, PoolSettings, SetPoolSettings};
@@ -133,6 +134,29 @@ struct Running {
     workers: Vec<Arbiter>,
     config_path: Option<PathBuf>,
     level: Option<crate::log::LogLevel>,
+    /// The supervisor's readiness socket (systemd `Type=notify`).
+    notifier: Option<Notifier>,
+}
+
+/// The accept queue's length: PostgreSQL's rule (twice max_connections, at
+/// most 10,000; the kernel caps it at net.core.somaxconn), and never less
+/// than the usual 128. With 128 alone, a burst of logins overflows the
+/// queue while the server thread is busy, and each dropped SYN costs its
+/// client a one-second retransmission.
+fn listen_backlog(max_connections: usize) -> i32 {
+    max_connections.saturating_mul(2).clamp(128, 10_000) as i32
+}
+
+/// Binds a listening socket with [`listen_backlog`] (tokio's `bind` always
+/// uses 128).
+fn bind_listener(addr: SocketAddr, backlog: i32) -> std::io::Result<tokio::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(socket.into())
 }
 
 /// Starts everything inside the current System. Binds the listeners first
@@ -145,10 +169,10 @@ async fn start(
 ) -> Result<(Running, Vec<SocketAddr>), String> {
     let mut listeners = Vec::new();
     let mut addrs = Vec::new();
+    let backlog = listen_backlog(settings.server.max_connections);
     for addr in settings.listen_addrs() {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("could not listen on {addr}: {e}"))?;
+        let l =
+            bind_listener(addr, backlog).map_err(|e| format!("could not listen on {addr}: {e}"))?;
         addrs.push(l.local_addr().map_err(|e| e.to_string())?);
         listeners.push(l);
     }
@@ -173,7 +197,12 @@ async fn start(
         let stats = stats.clone();
         let pool = pool.clone();
         let log = log.clone();
-        Supervisor::start(move |_| Registry::new(limits, stats, pool, log))
+        let panic_on_user = (cfg!(debug_assertions)
+            && !settings.testing.panic_in_registry_on_user.is_empty())
+        .then(|| settings.testing.panic_in_registry_on_user.clone());
+        Supervisor::start(move |_| {
+            Registry::new(limits, stats, pool, log).with_panic_on_user(panic_on_user)
+        })
     };
     let auth_files = {
         let auth = settings.auth.clone();
@@ -222,13 +251,31 @@ async fn start(
             workers,
             config_path,
             level,
+            notifier: None,
         },
         addrs,
     ))
 }
 
 impl Running {
+    /// Tells the supervisor, if any; a failure is logged, never fatal.
+    fn notify(&self, f: impl FnOnce(&Notifier) -> std::io::Result<()>) {
+        if let Some(n) = &self.notifier
+            && let Err(e) = f(n)
+        {
+            warn!(self.shared.log, "could not notify the supervisor (NOTIFY_SOCKET)"; "error" => %e);
+        }
+    }
+
+    /// A reload as systemd sees it: RELOADING=1, the reload, READY=1 (also
+    /// when the reload failed: the server runs on, with the old settings).
     async fn reload(&self) {
+        self.notify(Notifier::reloading);
+        self.reload_files().await;
+        self.notify(|n| n.ready("reloaded"));
+    }
+
+    async fn reload_files(&self) {
         let log = &self.shared.log;
         let path = self.config_path.clone();
         let loaded = tokio::task::spawn_blocking(move || {
@@ -301,6 +348,7 @@ impl Running {
 
     async fn shutdown(&self, kind: Shutdown) {
         let log = &self.shared.log;
+        self.notify(Notifier::stopping);
         info!(log, "shutting down"; "mode" => format!("{kind:?}"));
         let _ = self.listener.send(StopAccepting).await;
         let _ = self.shared.registry.send(ShutdownAll(kind)).await;
@@ -323,6 +371,54 @@ impl Running {
     }
 }
 
+/// Once a second: gives memory back to the system after a burst of
+/// sessions has ended (see [`crate::supervise::should_trim`]; the registry
+/// keeps the high-water mark, so a burst shorter than a second counts too).
+/// The trim runs on a blocking thread: it walks the allocator's arenas.
+async fn release_memory_after_bursts(shared: Arc<Shared>) {
+    const MIN_DROP: usize = 32;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stats = &shared.stats;
+        let sessions = stats.sessions.load(Ordering::SeqCst);
+        let high = stats.sessions_high_water.load(Ordering::SeqCst);
+        if crate::supervise::should_trim(high, sessions, MIN_DROP) {
+            stats.sessions_high_water.store(sessions, Ordering::SeqCst);
+            let before = crate::supervise::resident_memory();
+            let _ = tokio::task::spawn_blocking(crate::supervise::release_free_memory).await;
+            let after = crate::supervise::resident_memory();
+            debug!(shared.log, "gave free memory back to the system"; "sessions" => sessions,
+                "high_water" => high, "rss_before_kb" => before / 1024, "rss_after_kb" => after / 1024);
+        }
+    }
+}
+
+/// Logs the counters every `server.stats_period` (0 = off). The period is
+/// read again at least once a second, so a reload applies at once.
+async fn log_stats(shared: Arc<Shared>) {
+    let mut last = tokio::time::Instant::now();
+    loop {
+        let period = shared.settings().server.stats_period;
+        let tick = if period.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            period.min(Duration::from_secs(1))
+        };
+        tokio::time::sleep(tick).await;
+        if period.is_zero() || last.elapsed() < period {
+            continue;
+        }
+        last = tokio::time::Instant::now();
+        let s = &shared.stats;
+        info!(shared.log, "stats"; "event" => event::STATS,
+            "sessions" => s.sessions.load(Ordering::SeqCst),
+            "pending" => s.pending.load(Ordering::SeqCst),
+            "cancels_matched" => s.cancels_matched.load(Ordering::Relaxed),
+            "cancels_unmatched" => s.cancels_unmatched.load(Ordering::Relaxed),
+            "cancels_rate_limited" => s.cancels_rate_limited.load(Ordering::Relaxed));
+    }
+}
+
 async fn control_loop(
     running: Running,
     mut commands: mpsc::UnboundedReceiver<ServerCommand>,
@@ -336,6 +432,8 @@ async fn control_loop(
     let mut int = signals
         .then(|| signal(SignalKind::interrupt()).ok())
         .flatten();
+    let stats = actix::spawn(log_stats(running.shared.clone()));
+    let trim = actix::spawn(release_memory_after_bursts(running.shared.clone()));
     async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
         match s {
             Some(s) => {
@@ -354,6 +452,8 @@ async fn control_loop(
         match cmd {
             ServerCommand::Reload => running.reload().await,
             ServerCommand::Shutdown(kind) => {
+                stats.abort();
+                trim.abort();
                 running.shutdown(kind).await;
                 return;
             }
@@ -368,16 +468,50 @@ pub fn serve(
     log: Logger,
     level: crate::log::LogLevel,
 ) -> Result<(), String> {
+    // The actors of this thread cannot be restarted after a panic: one
+    // aborts the process (see crate::supervise::panics).
+    crate::supervise::panics::mark_critical_thread();
+    check_nofile_limit(&settings, &log);
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n,
+        Err(e) => {
+            warn!(log, "NOTIFY_SOCKET is unusable; readiness will not be reported"; "error" => %e);
+            None
+        }
+    };
     let system = System::new();
     let (tx, rx) = mpsc::unbounded_channel();
     let _keep = tx;
     let started = system.block_on(async move {
-        let (running, _addrs) = start(settings, config_path, log, Some(level)).await?;
+        let (mut running, addrs) = start(settings, config_path, log, Some(level)).await?;
+        running.notifier = notifier;
+        let listening: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        running.notify(|n| n.ready(&format!("listening on {}", listening.join(", "))));
         actix::spawn(control_loop(running, rx, true));
         Ok::<(), String>(())
     });
     started?;
     system.run().map_err(|e| e.to_string())
+}
+
+/// Raises the soft file-descriptor limit to the hard one and warns when it
+/// is still below what `max_connections` needs (each session holds a
+/// socket; pooled SQLite connections hold three files each).
+fn check_nofile_limit(settings: &Settings, log: &Logger) {
+    use crate::supervise::{NOFILE_HEADROOM, raise_nofile_limit};
+    let s = settings;
+    let databases = s.backend.embedded.databases.len().max(1) as u64;
+    let needed = (s.server.max_connections as u64)
+        + 3 * (s.backend.pool_size as u64) * databases
+        + NOFILE_HEADROOM;
+    match raise_nofile_limit() {
+        Ok(limit) if limit < needed => {
+            warn!(log, "the file-descriptor limit is below what server.max_connections needs; accept will fail (and back off) before the limit is reached";
+                "nofile" => limit, "needed" => needed);
+        }
+        Ok(limit) => info!(log, "file-descriptor limit"; "nofile" => limit),
+        Err(e) => warn!(log, "could not read or raise the file-descriptor limit"; "error" => %e),
+    }
 }
 
 /// Starts a server on its own thread (tests).
@@ -391,6 +525,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("pgiris-server".into())
         .spawn(move || {
+            crate::supervise::panics::mark_critical_thread();
             let system = System::new();
             let started = system.block_on(async move {
                 match start(settings, config_path, log, None).await {
@@ -416,4 +551,25 @@ pub fn spawn(
         commands: tx,
         thread: Some(thread),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listen_backlog_follows_max_connections() {
+        assert_eq!(listen_backlog(1), 128);
+        assert_eq!(listen_backlog(100), 200);
+        assert_eq!(listen_backlog(10_100), 10_000);
+        assert_eq!(listen_backlog(usize::MAX), 10_000);
+    }
+
+    #[tokio::test]
+    async fn a_bound_listener_accepts() {
+        let l = bind_listener("127.0.0.1:0".parse().unwrap(), 256).unwrap();
+        let addr = l.local_addr().unwrap();
+        let (c, a) = tokio::join!(tokio::net::TcpStream::connect(addr), l.accept());
+        assert_eq!(c.unwrap().local_addr().unwrap(), a.unwrap().1);
+    }
 }

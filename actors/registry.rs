@@ -29,12 +29,17 @@ use crate::wire::error::{PgError, sqlstate};
 pub struct Stats {
     /// Sessions holding a slot.
     pub sessions: AtomicUsize,
+    /// The most sessions at once since this was last reset (by the memory
+    /// trim, which watches for bursts that ended).
+    pub sessions_high_water: AtomicUsize,
     /// Sockets accepted and not yet admitted or refused.
     pub pending: AtomicUsize,
     /// Cancel requests that matched a session.
     pub cancels_matched: AtomicUsize,
     /// Cancel requests that matched nothing (or were refused by the rate limit).
     pub cancels_unmatched: AtomicUsize,
+    /// Of those, the ones the per-source budget dropped unexamined.
+    pub cancels_rate_limited: AtomicUsize,
 }
 
 /// The limits in force (replaced on reload).
@@ -97,6 +102,8 @@ pub struct Registry {
     cancel_budget: HashMap<IpAddr, CancelBudget>,
     last_mismatch_log: Option<Instant>,
     suppressed_mismatch_logs: u64,
+    /// Fault injection (debug builds): Admit for this user panics.
+    panic_on_user: Option<String>,
     log: Logger,
 }
 
@@ -120,8 +127,15 @@ impl Registry {
             cancel_budget: HashMap::new(),
             last_mismatch_log: None,
             suppressed_mismatch_logs: 0,
+            panic_on_user: None,
             log,
         }
+    }
+
+    /// Fault injection for the panic-policy tests (`testing.panic_in_registry_on_user`).
+    pub fn with_panic_on_user(mut self, user: Option<String>) -> Registry {
+        self.panic_on_user = user;
+        self
     }
 
     fn allocate_pid(&mut self) -> i32 {
@@ -268,6 +282,9 @@ impl Handler<Admit> for Registry {
     type Result = Result<Admission, PgError>;
 
     fn handle(&mut self, m: Admit, ctx: &mut Context<Self>) -> Self::Result {
+        if self.panic_on_user.as_deref() == Some(m.user.as_str()) {
+            panic!("fault injection: panic_in_registry_on_user");
+        }
         if let Err(e) = self.check(&m.user, &m.database) {
             warn!(self.log, "connection refused by limit"; "event" => event::LIMIT_REJECTED,
                 "user" => &m.user, "database" => &m.database, "reason" => &e.message);
@@ -292,6 +309,9 @@ impl Handler<Admit> for Registry {
         self.stats
             .sessions
             .store(self.sessions.len(), Ordering::SeqCst);
+        self.stats
+            .sessions_high_water
+            .fetch_max(self.sessions.len(), Ordering::SeqCst);
         Ok(Admission {
             pid,
             secret,
@@ -398,6 +418,9 @@ impl Handler<CancelRequest> for Registry {
     fn handle(&mut self, m: CancelRequest, _: &mut Context<Self>) {
         if !self.cancel_allowed(m.peer) {
             self.stats.cancels_unmatched.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .cancels_rate_limited
+                .fetch_add(1, Ordering::Relaxed);
             self.log_mismatch(m.pid, m.peer, "rate limited");
             return;
         }

@@ -12,6 +12,7 @@ pub mod log;
 pub mod net;
 pub mod session;
 pub mod sql;
+pub mod supervise;
 pub mod wire;
 
 #[path = "../actors/mod.rs"]

@@ -2,10 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
 
 use pgiris::config::Settings;
+use pgiris::log::LogGuard;
 
 /// A PostgreSQL wire-protocol server for InterSystems IRIS.
 #[derive(Parser, Debug)]
@@ -202,9 +204,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            install_panic_hook();
+            store_log_guard(guard);
+            pgiris::supervise::panics::install(log.clone(), || drop(take_log_guard(true)));
             let r = pgiris::actors::serve(settings, path, log, level);
-            drop(guard);
+            // The hook logs through the drain the guard owns: back to the
+            // default hook (stderr) before the drain goes.
+            drop(std::panic::take_hook());
+            drop(take_log_guard(false));
             match r {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -216,27 +222,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Panics are logged as security-relevant events (a panic in a session
-/// ends only that session; see actors/session.rs).
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        let thread = std::thread::current()
-            .name()
-            .unwrap_or("unnamed")
-            .to_owned();
-        slog_scope::with_logger(|l| {
-            slog::error!(l, "panic"; "event" => pgiris::log::event::SESSION_PANIC,
-                "location" => &location, "message" => &message, "thread" => &thread)
-        });
-    }));
+/// The log's guard: dropping it drains the log to its destination, which
+/// the panic hook does before aborting (see `pgiris::supervise::panics`).
+static LOG_GUARD: Mutex<Option<LogGuard>> = Mutex::new(None);
+
+fn store_log_guard(guard: LogGuard) {
+    *LOG_GUARD.lock().unwrap_or_else(|p| p.into_inner()) = Some(guard);
+}
+
+/// Takes the guard out (to drop it). From the panic hook: try_lock, as the
+/// hook must never wait on a lock.
+fn take_log_guard(from_hook: bool) -> Option<LogGuard> {
+    if from_hook {
+        LOG_GUARD.try_lock().ok().and_then(|mut g| g.take())
+    } else {
+        LOG_GUARD.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }

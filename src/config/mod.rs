@@ -73,6 +73,10 @@ pub struct ServerSettings {
     /// Concurrently processed CancelRequests that matched no session; more
     /// are dropped (a flood of bogus cancels must not cost anything).
     pub max_unmatched_cancels_per_second: u32,
+    /// How often the counters (sessions, pending sockets, cancel requests)
+    /// are logged as a `stats` event; 0 = never (PgBouncer's stats_period).
+    #[serde(with = "serde_duration")]
+    pub stats_period: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -201,6 +205,22 @@ pub struct TestingSettings {
     /// Debug builds only: a statement equal to this text panics inside the
     /// session actor (exercises slot release on panic).
     pub panic_in_session_on_query: String,
+    /// Debug builds only: the registry panics when this user asks for a slot
+    /// (exercises the panic policy: the process must abort).
+    pub panic_in_registry_on_user: String,
+    /// Debug builds only: the listener's accept loop panics on a connection
+    /// from this IP address (exercises the panic policy too).
+    pub panic_in_listener_on_peer: String,
+}
+
+impl TestingSettings {
+    /// Whether any fault injection is configured.
+    pub fn any(&self) -> bool {
+        !(self.panic_on_query.is_empty()
+            && self.panic_in_session_on_query.is_empty()
+            && self.panic_in_registry_on_user.is_empty()
+            && self.panic_in_listener_on_peer.is_empty())
+    }
 }
 
 impl Default for ServerSettings {
@@ -224,6 +244,7 @@ impl Default for ServerSettings {
             server_version: format!("16.9 (pgiris {})", crate::PGIRIS_VERSION),
             timezone: "Etc/UTC".into(),
             max_unmatched_cancels_per_second: 100,
+            stats_period: Duration::from_secs(60),
         }
     }
 }
@@ -497,10 +518,7 @@ impl Settings {
                 ));
             }
         }
-        if !cfg!(debug_assertions)
-            && (!self.testing.panic_on_query.is_empty()
-                || !self.testing.panic_in_session_on_query.is_empty())
-        {
+        if !cfg!(debug_assertions) && self.testing.any() {
             return Err(invalid(
                 "testing",
                 "fault injection is only available in debug builds",
@@ -609,6 +627,47 @@ mod tests {
     fn missing_file_is_an_error() {
         let e = Settings::load(Some(Path::new("/nonexistent/pgiris.toml"))).unwrap_err();
         assert!(e.to_string().contains("does not exist"));
+    }
+
+    const FAULTS: &[&str] = &[
+        "panic_on_query",
+        "panic_in_session_on_query",
+        "panic_in_registry_on_user",
+        "panic_in_listener_on_peer",
+    ];
+
+    /// Fault injection loads in debug builds (the tests use it) ...
+    #[cfg(debug_assertions)]
+    #[test]
+    fn fault_injection_keys_load_in_debug_builds() {
+        assert!(!Settings::default().testing.any());
+        for key in FAULTS {
+            let s = load_str(&format!("[testing]\n{key} = \"x\"\n"), &[]).unwrap();
+            assert!(s.testing.any(), "{key}");
+        }
+    }
+
+    /// ... and is refused by release builds (`cargo test --release`).
+    #[cfg(not(debug_assertions))]
+    #[test]
+    fn fault_injection_keys_are_refused_by_release_builds() {
+        for key in FAULTS {
+            let e = load_str(&format!("[testing]\n{key} = \"x\"\n"), &[]).unwrap_err();
+            assert!(
+                e.to_string().contains("only available in debug builds"),
+                "{key}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn stats_period() {
+        assert_eq!(
+            Settings::default().server.stats_period,
+            Duration::from_secs(60)
+        );
+        let s = load_str("[server]\nstats_period = \"250ms\"\n", &[]).unwrap();
+        assert_eq!(s.server.stats_period, Duration::from_millis(250));
     }
 
     #[test]

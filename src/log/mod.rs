@@ -152,6 +152,11 @@ pub mod event {
     pub const THROTTLED: &str = "throttled";
     pub const SESSION_TIMEOUT: &str = "session_timeout";
     pub const SESSION_PANIC: &str = "session_panic";
+    /// A panic on the server thread: the process aborts (see
+    /// `crate::supervise::panics`).
+    pub const SERVER_PANIC: &str = "server_panic";
+    /// The periodic counters (`server.stats_period`).
+    pub const STATS: &str = "stats";
     pub const RELOAD: &str = "reload";
 }
 

@@ -105,6 +105,16 @@ pub fn write_auth_files(dir: &Path) {
     .expect("write users file");
 }
 
+/// How to start the process, beyond its configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Environment variables besides PATH (NOTIFY_SOCKET ...).
+    pub env: Vec<(String, String)>,
+    /// RLIMIT_NOFILE, soft and hard, for the process (the hard limit too,
+    /// so pgiris cannot raise it back).
+    pub nofile: Option<u64>,
+}
+
 /// A running `pgiris` process. Dropping it kills the process if it still
 /// runs.
 pub struct ServerProcess {
@@ -120,23 +130,47 @@ impl ServerProcess {
     /// Starts the binary with the test defaults adjusted by `tweak`, and
     /// waits (up to 30 s) for its `listening` log line.
     pub fn start(tweak: impl FnOnce(&mut ProcessConfig)) -> ServerProcess {
+        ServerProcess::start_with(tweak, Launch::default())
+    }
+
+    /// As [`ServerProcess::start`], with the environment and limits of
+    /// `launch`.
+    pub fn start_with(tweak: impl FnOnce(&mut ProcessConfig), launch: Launch) -> ServerProcess {
         let dir = tempfile::tempdir().expect("temp dir");
         write_auth_files(dir.path());
         let mut config = ProcessConfig::new(dir.path());
         tweak(&mut config);
         let config_path = dir.path().join("pgiris.toml");
         std::fs::write(&config_path, config.render()).expect("write config");
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("--config")
             .arg(&config_path)
             .current_dir(dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start pgiris");
+            .stderr(Stdio::piped());
+        if let Some(n) = launch.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs
+            // between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command.spawn().expect("start pgiris");
         let stderr = child.stderr.take().expect("stderr");
         let lines = Arc::new(Mutex::new(Vec::new()));
         {
@@ -187,6 +221,23 @@ impl ServerProcess {
     /// Every stderr line so far.
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// How many stderr lines so far (a mark for [`ServerProcess::json_since`]).
+    pub fn line_count(&self) -> usize {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// The JSON lines after `mark` (cheaper than [`ServerProcess::json_lines`]
+    /// on a long log).
+    pub fn json_since(&self, mark: usize) -> Vec<Value> {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines
+            .iter()
+            .skip(mark)
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(Value::is_object)
+            .collect()
     }
 
     /// Every stderr line so far that is a JSON object.

@@ -140,10 +140,9 @@ impl EmbeddedConnection {
 
     fn setup(conn: Connection) -> Result<EmbeddedConnection, PgError> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(map_error)?;
+        enable_wal(&conn).map_err(map_error)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(map_error)?;
         conn.set_prepared_statement_cache_capacity(256);
         let session = Arc::new(Mutex::new(Arc::new(SessionSnapshot::default())));
         register_session_functions(&conn, &session).map_err(map_error)?;
@@ -190,6 +189,28 @@ fn register_pg_sleep(conn: &Connection, cancelled: &Arc<AtomicBool>) -> rusqlite
         }
         Ok(rusqlite::types::Null)
     })
+}
+
+/// Switches the file to WAL (a setting kept in the file). SQLite answers a
+/// second connection switching at the same time with SQLITE_BUSY at once,
+/// without calling the busy handler (two connections upgrading their shared
+/// locks would deadlock), so a burst of first connections to a fresh file
+/// retries here, within the busy timeout.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.execute_batch("PRAGMA journal_mode = WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// SQL functions that answer from the session: version(), current_user ...
@@ -835,5 +856,34 @@ mod tests {
                     .collect()
             )
         );
+    }
+
+    /// A burst of first connections to a fresh database file: switching it
+    /// to WAL takes an exclusive lock, and SQLite answers a second
+    /// connection's switch with SQLITE_BUSY at once (no busy handler: two
+    /// readers upgrading would deadlock). Found by the soak test (55P03 on
+    /// a warm-up query).
+    #[test]
+    fn a_burst_of_first_connections_to_a_fresh_file_all_open() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("fresh.sqlite3");
+            let barrier = Arc::new(std::sync::Barrier::new(16));
+            let threads: Vec<_> = (0..16)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        let mut c = EmbeddedConnection::open(&path)?;
+                        run(&mut c, "SELECT 1", &[]).map(|_| ())
+                    })
+                })
+                .collect();
+            for t in threads {
+                if let Err(e) = t.join().unwrap() {
+                    panic!("round {round}: {} {}", e.code, e.message);
+                }
+            }
+        }
     }
 }
