@@ -125,9 +125,15 @@ impl EmbeddedConnection {
                 | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(|e| {
+            // SQLite's open error names the file; a client is not told
+            // server paths, only what went wrong.
+            let reason = match &e {
+                rusqlite::Error::SqliteFailure(f, _) => f.to_string(),
+                _ => "unknown error".to_owned(),
+            };
             PgError::error(
                 sqlstate::IO_ERROR,
-                format!("could not open database file: {}", map_error(e).message),
+                format!("could not open the database file: {reason}"),
             )
         })?;
         Self::setup(conn)
@@ -787,6 +793,17 @@ mod tests {
         assert_eq!(e.code, "57014");
         // Usable afterwards.
         assert!(run(&mut c, "SELECT 1", &[]).is_ok());
+    }
+
+    #[test]
+    fn open_errors_do_not_name_server_paths() {
+        let e =
+            EmbeddedConnection::open(Path::new("/nonexistent-dir-for-pgiris/secret-name.sqlite3"))
+                .err()
+                .expect("open must fail");
+        assert_eq!(e.code, "58030");
+        assert!(!e.message.contains("secret-name"), "{}", e.message);
+        assert!(!e.message.contains("/nonexistent"), "{}", e.message);
     }
 
     #[test]
