@@ -239,10 +239,11 @@ async fn handle_connection(
         database: startup.database.clone(),
     };
     let is_superuser = settings.server.admin_users.contains(&startup.user);
+    let (server_version, version_text, timezone) = shared.session_strings();
     let config = SessionConfig {
-        server_version: settings.server.server_version.clone(),
-        version_text: shared.version_text(),
-        timezone: settings.server.timezone.clone(),
+        server_version,
+        version_text,
+        timezone,
         is_superuser,
         statement_timeout: settings.server.statement_timeout,
         idle_in_transaction_session_timeout: settings.server.idle_in_transaction_session_timeout,

@@ -35,9 +35,12 @@ use executor_pool::{CloseIdle, ExecutorPool, PoolSettings, SetPoolSettings};
 use listener::{Listener, StopAccepting};
 use registry::{Limits, Registry, SetLimits, ShutdownAll, Stats};
 
+type SessionStrings = (Arc<Settings>, (Arc<str>, Arc<str>, Arc<str>));
+
 /// What every connection handler shares.
 pub struct Shared {
     settings: RwLock<Arc<Settings>>,
+    strings: RwLock<Option<SessionStrings>>,
     pub tls: Option<TlsStore>,
     pub registry: Addr<Registry>,
     pub authenticator: Addr<Authenticator>,
@@ -55,16 +58,33 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// What `version()` returns.
-    pub fn version_text(&self) -> String {
+    /// The strings every session of this configuration shares:
+    /// (server_version, the text of `version()`, TimeZone). Made once per
+    /// configuration, so a session holds references, not copies.
+    pub fn session_strings(&self) -> (Arc<str>, Arc<str>, Arc<str>) {
         let s = self.settings();
-        format!(
+        if let Ok(cache) = self.strings.read()
+            && let Some((for_settings, strings)) = cache.as_ref()
+            && Arc::ptr_eq(for_settings, &s)
+        {
+            return strings.clone();
+        }
+        let version_text = format!(
             "PostgreSQL {} on {}-linux, pgiris {} on {}",
             s.server.server_version,
             std::env::consts::ARCH,
             crate::PGIRIS_VERSION,
             self.backend.describe_backend()
-        )
+        );
+        let strings: (Arc<str>, Arc<str>, Arc<str>) = (
+            Arc::from(s.server.server_version.as_str()),
+            Arc::from(version_text),
+            Arc::from(s.server.timezone.as_str()),
+        );
+        if let Ok(mut cache) = self.strings.write() {
+            *cache = Some((s, strings.clone()));
+        }
+        strings
     }
 }
 
@@ -232,6 +252,7 @@ async fn start(
     let handles = workers.iter().map(Arbiter::handle).collect();
     let shared = Arc::new(Shared {
         settings: RwLock::new(Arc::new(settings.clone())),
+        strings: RwLock::new(None),
         tls,
         registry,
         authenticator,

@@ -89,7 +89,7 @@ impl Authenticate for AuthClient {
 
 /// Everything a session starts with.
 /// Initial capacity of a session's read buffer.
-const READ_BUFFER: usize = 1024;
+const READ_BUFFER: usize = 256;
 
 pub struct SessionStart {
     pub conversation: Conversation<tokio::io::WriteHalf<ClientStream>>,

@@ -86,10 +86,10 @@ pub trait Authenticate {
 /// Settings a session needs.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    pub server_version: String,
+    pub server_version: Arc<str>,
     /// The full text `version()` returns.
-    pub version_text: String,
-    pub timezone: String,
+    pub version_text: Arc<str>,
+    pub timezone: Arc<str>,
     pub is_superuser: bool,
     pub statement_timeout: Duration,
     pub idle_in_transaction_session_timeout: Duration,
@@ -630,7 +630,10 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             "user" => &self.startup.user, "database" => &db,
             "application_name" => self.params.get("application_name").unwrap_or(""));
         }
-        self.flush().await
+        let flow = self.flush().await;
+        // The login's output buffer is not kept: an idle session stays small.
+        self.out = BytesMut::new();
+        flow
     }
 
     fn apply_startup_params(&mut self) -> Result<(), PgError> {
@@ -878,7 +881,7 @@ impl<W: AsyncWrite + Unpin> Conversation<W> {
             user: self.startup.user.clone(),
             database: self.startup.database.clone(),
             backend_pid: self.pid,
-            version: self.config.version_text.clone(),
+            version: self.config.version_text.to_string(),
             settings: self.params.view(),
         });
         self.snapshot = Some(s.clone());

@@ -433,13 +433,17 @@ fn normalize_bool(value: &str) -> Option<&'static str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
     base: Arc<BTreeMap<String, String>>,
+    /// Per-user, fixed for the session (read-only settings).
+    session_user: String,
+    superuser: String,
     /// The session's values where they differ from `base` (None = the
     /// setting does not exist, e.g. a reset custom placeholder).
     values: BTreeMap<String, Option<String>>,
     /// Reported parameters whose value changed since the last report.
     changed: Vec<&'static str>,
-    /// The values last sent with ParameterStatus.
-    reported: BTreeMap<&'static str, String>,
+    /// Hashes of the values last sent with ParameterStatus, in the order of
+    /// [`REPORTED_AT_STARTUP`] (no heap: an idle session stays small).
+    reported: [u64; REPORTED_AT_STARTUP.len()],
     /// Values to restore when the current transaction ends: (key, old
     /// value, restore on commit too (SET LOCAL)).
     undo: Vec<(String, Option<String>, bool)>,
@@ -537,28 +541,24 @@ fn base_for(d: &ParamDefaults<'_>) -> Arc<BTreeMap<String, String>> {
 
 impl Params {
     pub fn new(d: &ParamDefaults<'_>) -> Params {
-        let base = base_for(d);
-        let mut reset_values = BTreeMap::new();
-        reset_values.insert("session_authorization".to_owned(), d.user.to_owned());
-        reset_values.insert(
-            "is_superuser".to_owned(),
-            if d.is_superuser { "on" } else { "off" }.to_owned(),
-        );
-        let values = reset_values
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(v.clone())))
-            .collect();
         Params {
-            base,
-            values,
+            base: base_for(d),
+            session_user: d.user.to_owned(),
+            superuser: if d.is_superuser { "on" } else { "off" }.to_owned(),
+            values: BTreeMap::new(),
             changed: Vec::new(),
-            reported: BTreeMap::new(),
+            reported: [0; REPORTED_AT_STARTUP.len()],
             undo: Vec::new(),
-            reset_values,
+            reset_values: BTreeMap::new(),
         }
     }
 
     fn lookup(&self, key: &str) -> Option<&String> {
+        match key {
+            "session_authorization" => return Some(&self.session_user),
+            "is_superuser" => return Some(&self.superuser),
+            _ => {}
+        }
         match self.values.get(key) {
             Some(v) => v.as_ref(),
             None => self.base.get(key),
@@ -840,9 +840,10 @@ impl Params {
         self.changed.clear();
         REPORTED_AT_STARTUP
             .iter()
-            .map(|&name| {
+            .enumerate()
+            .map(|(i, &name)| {
                 let v = self.get(name).unwrap_or("").to_owned();
-                self.reported.insert(name, v.clone());
+                self.reported[i] = value_hash(&v);
                 (name, v)
             })
             .collect()
@@ -856,9 +857,14 @@ impl Params {
         let mut out = Vec::new();
         for name in changed {
             let v = self.get(name).unwrap_or("").to_owned();
-            if self.reported.get(name) != Some(&v) {
-                self.reported.insert(name, v.clone());
-                out.push((name, v));
+            let h = value_hash(&v);
+            match REPORTED_AT_STARTUP.iter().position(|n| *n == name) {
+                Some(i) if self.reported[i] == h => {}
+                Some(i) => {
+                    self.reported[i] = h;
+                    out.push((name, v));
+                }
+                None => out.push((name, v)),
             }
         }
         out
@@ -866,9 +872,15 @@ impl Params {
 
     /// Every setting by lower-case name (for the backend's snapshot).
     pub fn view(&self) -> SettingsView {
+        let mut overrides = self.values.clone();
+        overrides.insert(
+            "session_authorization".to_owned(),
+            Some(self.session_user.clone()),
+        );
+        overrides.insert("is_superuser".to_owned(), Some(self.superuser.clone()));
         SettingsView {
             base: self.base.clone(),
-            overrides: Arc::new(self.values.clone()),
+            overrides: Arc::new(overrides),
         }
     }
 
@@ -879,6 +891,14 @@ impl Params {
             .map(Duration::from_millis)
             .unwrap_or(Duration::ZERO)
     }
+}
+
+/// A hash of a reported value (0 is kept for "never reported").
+fn value_hash(v: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish() | 1
 }
 
 /// "16.9 (pgiris ...)" -> "160009".
