@@ -9,6 +9,8 @@
 //! - [`raw::RawClient`]: exact bytes out, decoded backend messages in, every
 //!   read bounded by a timeout; helpers to pick rows, tags, errors apart.
 //! - [`clients`]: tokio-postgres connect helpers and a `psql` runner.
+//! - [`health::Health`]: a healthy session querying while a test attacks
+//!   the server; [`memory`]: the process's RSS and its peak.
 //!
 //! Every wait is a poll with a deadline, never a blind sleep, and every
 //! server listens on port 0, so the tests run in parallel.
@@ -16,7 +18,9 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod health;
 pub mod log;
+pub mod memory;
 pub mod process;
 pub mod raw;
 pub mod server;
