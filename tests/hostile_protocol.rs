@@ -55,6 +55,9 @@ enum Expect {
     Error(&'static str),
     /// No error; after Sync the session is usable.
     Continues,
+    /// An answer, an ERROR or not; after it the session is usable (input
+    /// whose only requirement is that the server survives it).
+    Survives,
 }
 
 #[derive(Debug, Clone)]
@@ -836,6 +839,48 @@ fn logged_in_cases() -> Vec<Case> {
     ] {
         v.push(case(name, LoggedIn, bytes, expect));
     }
+    // Deep nesting: the server must answer (an error is fine), not
+    // exhaust a thread's stack.
+    let deep = |open: &str, close: &str, n: usize| -> String {
+        format!("SELECT {}1{}", open.repeat(n), close.repeat(n))
+    };
+    for (name, sql) in [
+        ("100k nested parentheses", deep("(", ")", 100_000)),
+        ("100k unary minus", deep("-", "", 100_000)),
+        (
+            "20k nested CASE",
+            deep("CASE WHEN true THEN ", " END", 20_000),
+        ),
+        ("20k nested subqueries", deep("(SELECT ", ")", 20_000)),
+        ("50k nested ARRAY", deep("ARRAY[", "]", 50_000)),
+        (
+            "100k nested casts",
+            format!("SELECT 1{}", "::int".repeat(100_000)),
+        ),
+        (
+            "a 1 MB identifier",
+            format!("SELECT \"{}\"", "x".repeat(1 << 20)),
+        ),
+        ("100k statements", "SELECT 1;".repeat(100_000)),
+    ] {
+        let mut q = sql.into_bytes();
+        q.push(0);
+        v.push(case(name, LoggedIn, msg(b'Q', &q), Survives));
+    }
+    let nested_json = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    v.push(case(
+        "a json parameter nested 200k deep",
+        LoggedIn,
+        concat(&[
+            parse("", "SELECT $1", &[114]),
+            bind("", &[0], &[Some(nested_json.as_bytes())]),
+            fe(FrontendMessage::Execute {
+                portal: String::new(),
+                max_rows: 0,
+            }),
+        ]),
+        Survives,
+    ));
     v.push(case(
         "PasswordMessage after login",
         LoggedIn,
@@ -924,7 +969,7 @@ async fn run_case(addr: SocketAddr, c: Case) -> Result<(), String> {
                 _ => return Err(format!("expected one FATAL {code}, got {msgs:?}")),
             }
         }
-        Expect::Error(_) | Expect::Continues => {
+        Expect::Error(_) | Expect::Continues | Expect::Survives => {
             // Query and FunctionCall end with ReadyForQuery themselves; the
             // extended-protocol cases need a Sync.
             if !matches!(c.bytes.first(), Some(b'Q' | b'F')) {
@@ -942,6 +987,7 @@ async fn run_case(addr: SocketAddr, c: Case) -> Result<(), String> {
                     }
                 }
                 (Expect::Continues, []) => {}
+                (Expect::Survives, _) if msgs.iter().all(|m| m.field(b'S') != Some("FATAL")) => {}
                 _ => return Err(format!("expected {:?}, got {msgs:?}", c.expect)),
             }
             let msgs = client.query("SELECT 1").await;
