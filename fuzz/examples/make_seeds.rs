@@ -366,8 +366,11 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// (direction, header, body) of every captured message, per file.
-fn captures(repo: &Path) -> Vec<(String, Vec<(String, Vec<u8>, Vec<u8>)>)> {
+/// One captured message: direction (`C->S`, `S->C`), header, body.
+type Captured = (String, Vec<u8>, Vec<u8>);
+
+/// Every captured message, per file (by stem).
+fn captures(repo: &Path) -> Vec<(String, Vec<Captured>)> {
     let dir = repo.join("tests/iris/captures");
     let mut files: Vec<_> = fs::read_dir(&dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())

@@ -6,16 +6,54 @@
 //! parses to the same message, with PostgreSQL's invariants (a non-empty
 //! user of at most 63 bytes, no empty parameter name, version 3.0 or 3.2);
 //! special requests re-encode to the same bytes; errors carry the codes
-//! PostgreSQL uses; nothing allocates far beyond the packet's size.
+//! PostgreSQL uses; nothing allocates far beyond the packet's size. An
+//! accepted packet is then applied as a session applies it (`options`
+//! split, every parameter set), which may refuse but not panic.
 
 #![no_main]
 
+use std::time::Duration;
+
 use libfuzzer_sys::fuzz_target;
+use pgiris::session::driver::parse_options;
+use pgiris::session::params::{ParamDefaults, Params};
 use pgiris::wire::startup::{
     self, MAX_IDENTIFIER_LENGTH, MAX_STARTUP_PACKET_LENGTH, MIN_STARTUP_PACKET_LENGTH,
-    StartupError, StartupPacket,
+    StartupError, StartupMessage, StartupPacket,
 };
 use pgiris_fuzz::{assert_allocations_bounded, reset_allocations};
+
+/// What a session does with the packet after authentication: split
+/// `options` and set each parameter (errors become FATAL; none may panic).
+fn apply_as_a_session_would(m: &StartupMessage) {
+    let mut params = Params::new(&ParamDefaults {
+        server_version: "16.4",
+        user: &m.user,
+        is_superuser: false,
+        timezone: "UTC",
+        statement_timeout: Duration::ZERO,
+        idle_in_transaction_session_timeout: Duration::ZERO,
+        idle_session_timeout: Duration::ZERO,
+    });
+    let mut settings = Vec::new();
+    for (name, value) in &m.params {
+        match name.as_str() {
+            "replication" => {}
+            "options" => match parse_options(value) {
+                Ok(pairs) => settings.extend(pairs),
+                Err(e) => assert_eq!(e.code.len(), 5),
+            },
+            _ => settings.push((name.clone(), value.clone())),
+        }
+    }
+    for (name, value) in settings {
+        if let Err(e) = params.set_startup(&name, &value) {
+            assert_eq!(e.code.len(), 5, "{e:?}");
+        }
+    }
+    let _ = params.take_changed();
+    let _ = params.show_all();
+}
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {
@@ -49,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
                 vec![("user", m.user.as_str()), ("database", m.database.as_str())];
             pairs.extend(m.params.iter().map(|(n, v)| (n.as_str(), v.as_str())));
             pairs.extend(m.unrecognized_options.iter().map(|n| (n.as_str(), "")));
+            apply_as_a_session_would(&m);
             let again = startup::encode_startup(m.requested.code(), &pairs);
             match startup::parse(&again[4..]) {
                 Ok(StartupPacket::Startup(m2)) => assert_eq!(m2, m),
