@@ -496,8 +496,23 @@ pub fn check_result_formats(
         .collect()
 }
 
-/// Appends one DataRow.
+/// Appends one DataRow; on error (a value its column's type cannot show)
+/// appends nothing, so the ErrorResponse that follows is not preceded by a
+/// half-written row.
 pub fn encode_data_row(
+    out: &mut BytesMut,
+    cells: &[Cell<'_>],
+    types: &[(Oid, i32, Format)],
+) -> Result<(), PgError> {
+    let start = out.len();
+    let result = put_data_row(out, cells, types);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn put_data_row(
     out: &mut BytesMut,
     cells: &[Cell<'_>],
     types: &[(Oid, i32, Format)],
@@ -579,6 +594,21 @@ mod tests {
             send_row_description: true,
             max_rows,
         }
+    }
+
+    #[test]
+    fn a_row_that_fails_to_encode_leaves_nothing_behind() {
+        // Found by the random message sequences of tests/hostile_protocol.rs:
+        // `SELECT $1::int` with a text 'x' left a DataRow whose length word
+        // was never written before the ErrorResponse.
+        let types = vec![(oid::INT4, -1, Format::Text), (oid::INT4, -1, Format::Text)];
+        let mut out = BytesMut::from(&b"prefix"[..]);
+        let e = encode_data_row(&mut out, &[Cell::Int(1), Cell::Text("x")], &types).unwrap_err();
+        assert_eq!(e.code, "22P02");
+        assert_eq!(&out[..], b"prefix");
+        encode_data_row(&mut out, &[Cell::Int(1), Cell::Null], &types).unwrap();
+        let msgs = split_messages(&out[6..]).unwrap();
+        assert_eq!(msgs.len(), 1);
     }
 
     #[test]
