@@ -1119,3 +1119,169 @@ async fn a_query_after_a_failed_message_is_not_run_before_sync() {
     assert_eq!(common::raw::scalar(&msgs), "0");
     c.terminate().await;
 }
+
+/// A random but well-formed extended-protocol message (or a Query), drawn
+/// from a small set of names so that statements and portals collide.
+fn random_message(rng: &mut Rng) -> Vec<u8> {
+    use pgiris::wire::frontend::Target;
+    const NAMES: [&str; 3] = ["", "s1", "s2"];
+    const PORTALS: [&str; 2] = ["", "p1"];
+    const QUERIES: [&str; 12] = [
+        "SELECT 1",
+        "SELECT $1::int",
+        "SELECT $1, $2",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SELECT 1/0",
+        "INSERT INTO fuzz_t VALUES ($1)",
+        "SELECT * FROM fuzz_t",
+        "not sql at all",
+        "SAVEPOINT a",
+        "",
+    ];
+    let pick = |rng: &mut Rng, n: usize| (rng.next() % n as u64) as usize;
+    match pick(rng, 9) {
+        0 => {
+            let types = (0..pick(rng, 3))
+                .map(|_| [0u32, 23, 25][pick(rng, 3)])
+                .collect::<Vec<_>>();
+            parse(
+                NAMES[pick(rng, 3)],
+                QUERIES[pick(rng, QUERIES.len())],
+                &types,
+            )
+        }
+        1 => {
+            let n = pick(rng, 3);
+            let values: Vec<Option<Vec<u8>>> = (0..n)
+                .map(|_| match pick(rng, 4) {
+                    0 => None,
+                    1 => Some(b"1".to_vec()),
+                    2 => Some(b"x".to_vec()),
+                    _ => Some(vec![0, 0, 0, 7]),
+                })
+                .collect();
+            let formats: Vec<i16> = match pick(rng, 3) {
+                0 => vec![],
+                1 => vec![pick(rng, 2) as i16],
+                _ => (0..n).map(|_| pick(rng, 2) as i16).collect(),
+            };
+            fe(FrontendMessage::Bind {
+                portal: PORTALS[pick(rng, 2)].into(),
+                statement: NAMES[pick(rng, 3)].into(),
+                param_formats: formats,
+                params: values
+                    .into_iter()
+                    .map(|v| v.map(bytes::Bytes::from))
+                    .collect(),
+                result_formats: (0..pick(rng, 2)).map(|_| pick(rng, 2) as i16).collect(),
+            })
+        }
+        2 => fe(FrontendMessage::Execute {
+            portal: PORTALS[pick(rng, 2)].into(),
+            max_rows: [0, 1, -1, 2][pick(rng, 4)],
+        }),
+        3 => fe(FrontendMessage::Describe {
+            target: if pick(rng, 2) == 0 {
+                Target::Statement
+            } else {
+                Target::Portal
+            },
+            name: NAMES[pick(rng, 3)].into(),
+        }),
+        4 => fe(FrontendMessage::Close {
+            target: if pick(rng, 2) == 0 {
+                Target::Statement
+            } else {
+                Target::Portal
+            },
+            name: NAMES[pick(rng, 3)].into(),
+        }),
+        5 => fe(FrontendMessage::Sync),
+        6 => fe(FrontendMessage::Flush),
+        7 => fe(FrontendMessage::Query(
+            QUERIES[pick(rng, QUERIES.len())]
+                .replace("$1", "1")
+                .replace("$2", "2"),
+        )),
+        _ => fe(FrontendMessage::Query("BEGIN; SELECT 1; COMMIT".into())),
+    }
+}
+
+#[tokio::test]
+async fn random_sequences_of_valid_messages_never_break_a_session() {
+    // Out-of-state use of well-formed messages (Execute of a closed portal,
+    // Bind with the wrong parameter count, COMMIT outside a transaction,
+    // Query while skipping to Sync ...) must give ERRORs, never a FATAL or
+    // a stuck session; a final Sync and Query always get their answers.
+    let server = hostile_server(None);
+    let health = Health::start(common::pg_config(server.addr, USER_ALICE, "postgres"));
+    let mut set = JoinSet::new();
+    for conn in 0..16u64 {
+        let addr = server.addr;
+        set.spawn(async move {
+            let mut rng =
+                Rng(0xdead_beef_cafe_f00d ^ (conn + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let (mut c, _) = RawClient::login(addr, USER_ALICE, None).await;
+            c.query("CREATE TABLE IF NOT EXISTS fuzz_t (a int)").await;
+            let mut messages = 0;
+            for _round in 0..50 {
+                let batch: Vec<u8> = (0..30).flat_map(|_| random_message(&mut rng)).collect();
+                messages += 30;
+                c.send(&batch).await;
+                // Sync ends any skipping; ROLLBACK leaves a failed
+                // transaction, so the mark always runs.
+                c.send(&concat(&[
+                    fe(FrontendMessage::Sync),
+                    fe(FrontendMessage::Query("ROLLBACK".into())),
+                    fe(FrontendMessage::Query("SELECT 'end-mark'".into())),
+                ]))
+                .await;
+                // Read through the end mark's ReadyForQuery. After an
+                // error nothing but ReadyForQuery may come (the rest up to
+                // Sync, or of the Query, is skipped).
+                let mut seen_mark = false;
+                let mut failed = false;
+                loop {
+                    let m = c.read_message().await;
+                    if failed {
+                        assert!(
+                            matches!(
+                                m,
+                                BackendMessage::ReadyForQuery(_)
+                                    | BackendMessage::NoticeResponse(_)
+                            ),
+                            "conn {conn}: {m:?} after an error, before ReadyForQuery"
+                        );
+                    }
+                    if let BackendMessage::ErrorResponse(_) = &m {
+                        assert_ne!(m.field(b'S'), Some("FATAL"), "conn {conn}: {m:?}");
+                        failed = true;
+                    }
+                    if let BackendMessage::ReadyForQuery(s) = m {
+                        assert!(b"ITE".contains(&s));
+                        failed = false;
+                        if seen_mark {
+                            break;
+                        }
+                    }
+                    if let BackendMessage::DataRow(cells) = &m
+                        && cells.first().and_then(|c| c.as_deref()) == Some(&b"end-mark"[..])
+                    {
+                        seen_mark = true;
+                    }
+                }
+            }
+            c.terminate().await;
+            messages
+        });
+    }
+    let mut total = 0;
+    while let Some(r) = set.join_next().await {
+        total += r.expect("sequence task");
+    }
+    health.finish(Duration::from_secs(5)).await;
+    server.wait_sessions(0, Duration::from_secs(10)).await;
+    eprintln!("{total} random valid messages on 16 sessions, no FATAL, no stuck session");
+}
