@@ -1126,7 +1126,7 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
     use pgiris::wire::frontend::Target;
     const NAMES: [&str; 3] = ["", "s1", "s2"];
     const PORTALS: [&str; 2] = ["", "p1"];
-    const QUERIES: [&str; 12] = [
+    const QUERIES: [&str; 28] = [
         "SELECT 1",
         "SELECT $1::int",
         "SELECT $1, $2",
@@ -1139,6 +1139,22 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
         "not sql at all",
         "SAVEPOINT a",
         "",
+        "SELECT $1::numeric, $1::text",
+        "SELECT $1::date",
+        "SELECT $1::timestamptz",
+        "SELECT $1::bool",
+        "SELECT $1::bytea",
+        "SELECT $1::float8, $1::float4",
+        "SELECT 1.5::numeric(10,2), 'x'::bytea, true, NULL, now()",
+        "SELECT 'abc'::int",
+        "SELECT '2024-02-30'::date",
+        "SELECT a FROM fuzz_t ORDER BY a LIMIT 3",
+        "SET statement_timeout = $1",
+        "SHOW statement_timeout",
+        "RELEASE SAVEPOINT a",
+        "ROLLBACK TO SAVEPOINT a",
+        "SELECT $1::uuid",
+        "SELECT $1::json",
     ];
     let pick = |rng: &mut Rng, n: usize| (rng.next() % n as u64) as usize;
     match pick(rng, 9) {
@@ -1154,12 +1170,26 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
         }
         1 => {
             let n = pick(rng, 3);
+            const VALUES: [&[u8]; 14] = [
+                b"1",
+                b"x",
+                &[0, 0, 0, 7],
+                b"2024-01-01",
+                b"t",
+                b"1.5",
+                b"NaN",
+                b"-infinity",
+                b"\\x00ff",
+                b"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                b"{\"a\": 1}",
+                &[0, 1, 0, 0, 0, 0, 0, 0],
+                b"",
+                b"1e400",
+            ];
             let values: Vec<Option<Vec<u8>>> = (0..n)
-                .map(|_| match pick(rng, 4) {
+                .map(|_| match pick(rng, VALUES.len() + 1) {
                     0 => None,
-                    1 => Some(b"1".to_vec()),
-                    2 => Some(b"x".to_vec()),
-                    _ => Some(vec![0, 0, 0, 7]),
+                    i => Some(VALUES[i - 1].to_vec()),
                 })
                 .collect();
             let formats: Vec<i16> = match pick(rng, 3) {
@@ -1180,7 +1210,7 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
         }
         2 => fe(FrontendMessage::Execute {
             portal: PORTALS[pick(rng, 2)].into(),
-            max_rows: [0, 1, -1, 2][pick(rng, 4)],
+            max_rows: [0, 1, -1, 2, 1, 1][pick(rng, 6)],
         }),
         3 => fe(FrontendMessage::Describe {
             target: if pick(rng, 2) == 0 {
