@@ -1640,3 +1640,48 @@ async fn random_sql_never_breaks_a_session() {
     server.wait_sessions(0, Duration::from_secs(10)).await;
     eprintln!("8000 random SQL texts on 8 sessions ({errors} errors), no FATAL, no broken frame");
 }
+
+#[tokio::test]
+async fn mutated_valid_traffic_gets_well_formed_answers() {
+    // Valid extended-protocol batches with a few bytes flipped, then the
+    // write side shut: whatever the server makes of them, everything it
+    // sends is a well-formed message (RawClient checks every frame), a
+    // FATAL is the last thing before the close, and the session ends.
+    let server = hostile_server(None);
+    let health = Health::start(common::pg_config(server.addr, USER_ALICE, "postgres"));
+    let mut set = JoinSet::new();
+    for conn in 0..2000u64 {
+        // At most 32 at a time: the connection limit is not under test.
+        if set.len() >= 32 {
+            set.join_next()
+                .await
+                .expect("a task")
+                .expect("mutation task");
+        }
+        let addr = server.addr;
+        set.spawn(async move {
+            let mut rng =
+                Rng(0x5151_5151_a5a5_a5a5 ^ (conn + 3).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut batch = Vec::new();
+            for _ in 0..6 {
+                batch.extend(random_message(&mut rng));
+            }
+            for _ in 0..1 + rng.next() % 3 {
+                let at = (rng.next() % batch.len() as u64) as usize;
+                batch[at] = rng.next() as u8;
+            }
+            let (mut c, _) = RawClient::login(addr, USER_ALICE, None).await;
+            let _ = c.try_send(&batch).await;
+            c.shutdown_write().await;
+            let msgs = c.read_until_closed().await;
+            if let Some(i) = msgs.iter().position(|m| m.field(b'S') == Some("FATAL")) {
+                assert_eq!(i, msgs.len() - 1, "messages after a FATAL: {msgs:?}");
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("mutation task");
+    }
+    health.finish(Duration::from_secs(5)).await;
+    server.wait_sessions(0, Duration::from_secs(10)).await;
+}
