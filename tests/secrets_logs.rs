@@ -66,6 +66,10 @@ fn never_logged() -> Vec<&'static str> {
     v
 }
 
+/// `pgiris::log::build` installs a process-wide scope logger: one test at
+/// a time builds one.
+static REAL_LOGGER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const HBA: &str = "\
 hostssl all carol 127.0.0.1/32 password
 hostnossl all carol 127.0.0.1/32 reject
@@ -460,6 +464,7 @@ fn check(format: &str, log: &str, errors: &ClientErrors, stored: &[String]) {
 
 #[tokio::test]
 async fn no_password_or_parameter_reaches_the_log_in_either_format() {
+    let _one_at_a_time = REAL_LOGGER.lock().await;
     for format in [LogFormat::Json, LogFormat::Term] {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = TestPki::create(dir.path()).expect("test PKI");
@@ -499,6 +504,97 @@ async fn no_password_or_parameter_reaches_the_log_in_either_format() {
             "{name}: {} log lines, {} client error texts, no secret",
             log.lines().count(),
             errors.0.len()
+        );
+    }
+}
+
+const IRIS_USER: &str = "irisuser";
+const IRIS_PW: &str = "irispw-SECRET-e5f6";
+const IRIS_WRONG: &str = "iriswrong-SECRET-f607";
+
+#[tokio::test]
+async fn the_iris_method_keeps_passwords_out_of_the_log() {
+    let _one_at_a_time = REAL_LOGGER.lock().await;
+    // Method `iris` hands the cleartext password to IRIS (the test double
+    // here) as the user's own login: a refusal there must not bring the
+    // password into the log either.
+    use pgiris::backend::iris::test_double::{DoubleConfig, TestDouble};
+    use pgiris::config::{BackendKind, IrisSettings};
+
+    let double = TestDouble::start(DoubleConfig {
+        users: vec![
+            ("_SYSTEM".into(), "SYS".into()),
+            (IRIS_USER.into(), IRIS_PW.into()),
+        ],
+        ..DoubleConfig::default()
+    })
+    .expect("IRIS test double");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_file = dir.path().join("pgiris.log");
+    let service_pw = dir.path().join("iris.pw");
+    std::fs::write(&service_pw, "SYS\n").expect("password file");
+    let hba = dir.path().join("hba.conf");
+    std::fs::write(
+        &hba,
+        "host all irisuser 127.0.0.1/32 iris allow_plaintext=1\n",
+    )
+    .expect("hba");
+    let settings = LogSettings {
+        level: "trace".into(),
+        format: LogFormat::Json,
+        file: log_file.to_string_lossy().into_owned(),
+        connections: true,
+    };
+    let (logger, _level, guard) = pgiris::log::build(&settings).expect("logger");
+    let addr = double.addr();
+    let server = TestServer::with_logger(
+        |s| {
+            s.log = settings.clone();
+            s.auth.hba_file = hba.to_string_lossy().into_owned();
+            s.backend.kind = BackendKind::Iris;
+            s.backend.iris = IrisSettings {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                user: "_SYSTEM".into(),
+                password_file: service_pw.to_string_lossy().into_owned(),
+                namespace: "USER".into(),
+                namespaces: vec!["USER".into()],
+                connect_timeout: Duration::from_secs(5),
+                ..IrisSettings::default()
+            };
+        },
+        CapturedLog::default(),
+        logger,
+    );
+    let mut errors = ClientErrors::default();
+    let mut c = common::pg_config(server.addr, IRIS_USER, "USER");
+    c.password(IRIS_PW);
+    let client = expect_login(&mut errors, &c, None, None)
+        .await
+        .expect("irisuser logs in through IRIS");
+    match client.query_one("SELECT $1::text", &[&PARAM]).await {
+        Ok(row) => assert_eq!(row.get::<_, String>(0), PARAM),
+        Err(e) => errors.add_pg(&e),
+    }
+    drop(client);
+    let mut c = common::pg_config(server.addr, IRIS_USER, "USER");
+    c.password(IRIS_WRONG);
+    expect_login(&mut errors, &c, None, Some("28P01")).await;
+    drop(server);
+    drop(guard);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = std::fs::read_to_string(&log_file).expect("read log");
+    assert!(
+        log.contains(IRIS_USER) && log.contains("authentication_failed"),
+        "{log}"
+    );
+    for secret in [IRIS_PW, IRIS_WRONG, PARAM, "SYS\""] {
+        assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
+    }
+    for text in &errors.0 {
+        assert!(
+            !text.contains(IRIS_PW) && !text.contains(IRIS_WRONG),
+            "{text}"
         );
     }
 }
