@@ -339,3 +339,82 @@ async fn a_huge_announced_message_during_authentication_is_refused_at_once() {
     c.expect_closed().await;
     server.wait_sessions(0, Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn garbage_in_place_of_a_tls_handshake_is_refused() {
+    // After 'S' to an SSLRequest, and on direct TLS (first byte 0x16), the
+    // next bytes go to the TLS library: garbage, a truncated ClientHello,
+    // or a client that says nothing more end the connection (at once, or
+    // at the login timeout), while TLS logins keep working.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = pgiris::net::tls::testing::TestPki::create(dir.path()).expect("PKI");
+    let tls = pki.settings();
+    let server = TestServer::with(move |s| {
+        s.tls = tls;
+        s.server.login_timeout = LOGIN_TIMEOUT;
+    });
+    let h = health(&server);
+    started(&server, &h).await;
+    let mut rng = Rng(0x7777_1234_5678_9abc);
+    let mut set = JoinSet::new();
+    for i in 0..60u64 {
+        let addr = server.addr;
+        let garbage: Vec<u8> = (0..1 + rng.next() % 600)
+            .map(|_| rng.next() as u8)
+            .collect();
+        set.spawn(async move {
+            let start = Instant::now();
+            let mut c = RawClient::connect(addr).await;
+            match i % 4 {
+                0 => {
+                    c.send_ssl_request().await;
+                    assert_eq!(c.read_bytes(1).await, b"S");
+                    let _ = c.try_send(&garbage).await;
+                }
+                1 => {
+                    // A TLS record header announcing a long ClientHello.
+                    let mut hello = vec![0x16, 3, 1, 0x40, 0, 1, 0, 0x3f, 0xfc, 3, 3];
+                    hello.extend_from_slice(&garbage);
+                    let _ = c.try_send(&hello).await;
+                }
+                2 => {
+                    c.send_ssl_request().await;
+                    assert_eq!(c.read_bytes(1).await, b"S");
+                    // Then nothing: the login timeout ends it.
+                }
+                _ => {
+                    let mut direct = vec![0x16];
+                    direct.extend_from_slice(&garbage);
+                    let _ = c.try_send(&direct).await;
+                }
+            }
+            let _ = c.read_to_close().await;
+            start.elapsed()
+        });
+    }
+    let mut worst = Duration::ZERO;
+    while let Some(r) = set.join_next().await {
+        worst = worst.max(r.expect("TLS garbage task"));
+    }
+    assert!(
+        worst <= LOGIN_TIMEOUT + Duration::from_millis(1500),
+        "{worst:?}"
+    );
+    server.wait_sessions(1, Duration::from_secs(5)).await;
+    h.finish(Duration::from_secs(2)).await;
+    // A real TLS login still works.
+    let connector =
+        tokio_postgres_rustls::MakeRustlsConnect::new(pki.client_config().expect("client config"));
+    let mut c = tokio_postgres::Config::new();
+    c.host("localhost")
+        .hostaddr(server.addr.ip())
+        .port(server.addr.port())
+        .user(USER_ALICE)
+        .password(USER_ALICE)
+        .dbname("postgres")
+        .ssl_mode(tokio_postgres::config::SslMode::Require);
+    let (client, conn) = c.connect(connector).await.expect("TLS login");
+    tokio::spawn(conn);
+    let row = client.query_one("SELECT 3", &[]).await.expect("query");
+    assert_eq!(row.get::<_, i32>(0), 3);
+}
