@@ -29,6 +29,13 @@ async fn growth<F: std::future::Future<Output = ()>>(f: F) -> u64 {
     peak().saturating_sub(before)
 }
 
+fn report_pipeline(sent: usize) {
+    eprintln!(
+        "pipelined {} of Sync before the socket filled",
+        mb(sent as u64)
+    );
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / MB as f64)
 }
@@ -160,6 +167,35 @@ async fn announced_lengths_and_stalled_readers_do_not_cost_memory() {
         "the stalled session ended {:?} after its client vanished",
         gone.elapsed()
     ));
+
+    // A client pipelines 32 MB of Sync messages (6.7 million answers due)
+    // and never reads: the server blocks writing, stops reading, and TCP
+    // pushes back on the client; nothing piles up in between.
+    let (pipeliner, _) = RawClient::login(server.addr, USER_ALICE, None).await;
+    let g = growth(async {
+        let mut p = pipeliner;
+        let chunk: Vec<u8> = b"S\0\0\0\x04".repeat(200_000);
+        let mut sent = 0usize;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while sent < 32 * MB as usize && Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_millis(200), p.try_send(&chunk)).await {
+                Ok(Ok(())) => sent += chunk.len(),
+                // The socket is full: the server stopped reading.
+                _ => break,
+            }
+        }
+        report_pipeline(sent);
+        p.abort();
+    })
+    .await;
+    report.push(format!(
+        "a client pipelining Sync without reading: peak +{}",
+        mb(g)
+    ));
+    assert!(g < 64 * MB, "a pipelining client cost {}", mb(g));
+    server
+        .wait_sessions(baseline + 1, Duration::from_secs(15))
+        .await;
 
     // Positive control: a 64 MB query whose bytes arrive is held whole (the
     // message limit is 1 GB), and the peak shows it. The client streams it
