@@ -598,3 +598,57 @@ async fn the_iris_method_keeps_passwords_out_of_the_log() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_client_cannot_forge_log_lines() {
+    // Names a client chooses before it is authenticated (user, database,
+    // application_name) reach the log; in the terminal format a line break
+    // or an escape sequence in them must not start a line of its own or
+    // drive the terminal of whoever reads the log.
+    let _one_at_a_time = REAL_LOGGER.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_file = dir.path().join("pgiris.log");
+    let settings = LogSettings {
+        level: "trace".into(),
+        format: LogFormat::Term,
+        file: log_file.to_string_lossy().into_owned(),
+        connections: true,
+    };
+    let (logger, _level, guard) = pgiris::log::build(&settings).expect("logger");
+    let server =
+        TestServer::with_logger(|s| s.log = settings.clone(), CapturedLog::default(), logger);
+    let forged = "\nFORGED INFO connection authorized; user: postgres\r\nFORGED2 \x1b[2J";
+    let mut c = RawClient::connect(server.addr).await;
+    c.send_startup(PROTOCOL_3_0, &[("user", &format!("mallory{forged}"))])
+        .await;
+    let _ = c.read_until_closed().await;
+    let (c, _) = RawClient::login_with(
+        server.addr,
+        PROTOCOL_3_0,
+        &[
+            ("user", "alice"),
+            ("application_name", &format!("psql{forged}")),
+        ],
+    )
+    .await;
+    c.terminate().await;
+    drop(server);
+    drop(guard);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = std::fs::read_to_string(&log_file).expect("read log");
+    assert!(log.contains("mallory"), "{log}");
+    for line in log.lines() {
+        assert!(
+            !line.starts_with("FORGED"),
+            "a client started a log line:\n{log}"
+        );
+    }
+    assert!(
+        !log.contains('\x1b'),
+        "an escape sequence reached the log:\n{log}"
+    );
+    assert!(
+        !log.contains('\r'),
+        "a carriage return reached the log:\n{log}"
+    );
+}
