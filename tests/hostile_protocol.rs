@@ -1448,13 +1448,13 @@ fn random_sql(rng: &mut Rng) -> String {
         "md5('x')",
         "random()",
     ];
-    if rng.next() % 2 == 0 {
+    if rng.next().is_multiple_of(2) {
         // An expression grammar: mostly valid SQL whose values exercise
         // the type conversions and encoders.
         let items: Vec<String> = (0..1 + rng.next() % 3)
             .map(|_| random_expr(rng, 0))
             .collect();
-        let from = if rng.next() % 3 == 0 {
+        let from = if rng.next().is_multiple_of(3) {
             " FROM fuzz_t"
         } else {
             ""
@@ -1462,7 +1462,11 @@ fn random_sql(rng: &mut Rng) -> String {
         return format!("SELECT {}{from}", items.join(", "));
     }
     let n = 1 + (rng.next() % 14) as usize;
-    let mut out = String::from(if rng.next() % 3 == 0 { "" } else { "SELECT " });
+    let mut out = String::from(if rng.next().is_multiple_of(3) {
+        ""
+    } else {
+        "SELECT "
+    });
     for _ in 0..n {
         out.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
         out.push(' ');
@@ -1622,7 +1626,7 @@ async fn random_sql_never_breaks_a_session() {
                         _ => {}
                     }
                 }
-                if rng.next() % 8 == 0 {
+                if rng.next().is_multiple_of(8) {
                     c.query("ROLLBACK").await;
                 }
             }
