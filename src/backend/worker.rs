@@ -740,6 +740,21 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_fails_to_encode_leaves_nothing_behind() {
+        // Found by the random message sequences of tests/hostile_protocol.rs:
+        // `SELECT $1::int` with a text 'x' left a DataRow whose length word
+        // was never written before the ErrorResponse.
+        let types = vec![(oid::INT4, -1, Format::Text), (oid::INT4, -1, Format::Text)];
+        let mut out = BytesMut::from(&b"prefix"[..]);
+        let e = encode_data_row(&mut out, &[Cell::Int(1), Cell::Text("x")], &types).unwrap_err();
+        assert_eq!(e.code, "22P02");
+        assert_eq!(&out[..], b"prefix");
+        encode_data_row(&mut out, &[Cell::Int(1), Cell::Null], &types).unwrap();
+        let msgs = split_messages(&out[6..]).unwrap();
+        assert_eq!(msgs.len(), 1);
+    }
+
+    #[test]
     fn sink_encodes_and_holds() {
         let (tx, mut rx) = mpsc::channel(16);
         let r = req(1, vec![]);

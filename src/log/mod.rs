@@ -83,6 +83,47 @@ fn writer(settings: &LogSettings) -> Result<Box<dyn Write + Send>, String> {
     }
 }
 
+/// The terminal format writes values as they are, and some come from
+/// clients before they are authenticated (user and database names,
+/// application_name): a line break in one would start a forged log line, an
+/// escape sequence would drive the reader's terminal. This writer receives
+/// each record whole (slog-term buffers a record and writes it at once) and
+/// escapes every control character but the record's final newline and tabs
+/// (`\n`, `\r`, `\x1b` ...).
+struct OneLinePerRecord<W>(W);
+
+impl<W: Write> Write for OneLinePerRecord<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (body, newline) = match buf.split_last() {
+            Some((b'\n', body)) => (body, true),
+            _ => (buf, false),
+        };
+        let is_control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+        if !body.iter().any(|&b| is_control(b)) {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let mut out = Vec::with_capacity(buf.len() + 16);
+        for &b in body {
+            match b {
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b if is_control(b) => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+                b => out.push(b),
+            }
+        }
+        if newline {
+            out.push(b'\n');
+        }
+        self.0.write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Builds the root logger from the settings.
 pub fn build(settings: &LogSettings) -> Result<(Logger, LogLevel, LogGuard), String> {
     let level = parse_level(&settings.level)
@@ -98,7 +139,7 @@ pub fn build(settings: &LogSettings) -> Result<(Logger, LogLevel, LogGuard), Str
                 .fuse(),
         ),
         LogFormat::Term => {
-            let decorator = slog_term::PlainSyncDecorator::new(out);
+            let decorator = slog_term::PlainSyncDecorator::new(OneLinePerRecord(out));
             Box::new(
                 slog_term::FullFormat::new(decorator)
                     .use_utc_timestamp()
@@ -173,6 +214,18 @@ mod tests {
     fn levels() {
         assert_eq!(parse_level("warning"), Some(Level::Warning));
         assert_eq!(parse_level("loud"), None);
+    }
+
+    #[test]
+    fn terminal_records_stay_on_one_line() {
+        let mut w = OneLinePerRecord(Vec::new());
+        w.write_all(b"INFO admitted, user: a\nFORGED\r\x1b[2J\tb\n")
+            .unwrap();
+        w.write_all(b"INFO plain\n").unwrap();
+        assert_eq!(
+            String::from_utf8(w.0).unwrap(),
+            "INFO admitted, user: a\\nFORGED\\r\\x1b[2J\tb\nINFO plain\n"
+        );
     }
 
     #[test]

@@ -202,6 +202,12 @@ fn parse_startup_message(code: i32, rest: &[u8]) -> Result<StartupMessage, Start
     let mut pos = 0;
     // Pairs of NUL-terminated strings, then a final NUL.
     while pos < rest.len() - 1 {
+        // An empty name is the terminator, as in PostgreSQL: bytes after it
+        // make the layout invalid (checked below), rather than a parameter
+        // with no name.
+        if rest[pos] == 0 {
+            break;
+        }
         let name = take_cstr(rest, &mut pos).ok_or_else(layout_error)?;
         if pos >= rest.len() {
             return Err(layout_error());
@@ -416,6 +422,14 @@ mod tests {
         // Bytes after the terminator.
         let mut b = PROTOCOL_3_0.to_be_bytes().to_vec();
         b.extend_from_slice(b"user\0u\0\0x\0");
+        assert_eq!(fatal_code(parse(&b)), "08P01");
+        // An empty name before the end: the terminator, then stray bytes
+        // (found by the `startup` fuzz target).
+        let mut b = PROTOCOL_3_0.to_be_bytes().to_vec();
+        b.extend_from_slice(b"user\0u\0\0x\0\0");
+        assert_eq!(fatal_code(parse(&b)), "08P01");
+        let mut b = PROTOCOL_3_0.to_be_bytes().to_vec();
+        b.extend_from_slice(b"user\0u\0\0\0\0");
         assert_eq!(fatal_code(parse(&b)), "08P01");
         // Invalid UTF-8.
         let mut b = PROTOCOL_3_0.to_be_bytes().to_vec();

@@ -11,6 +11,8 @@
 //! - [`clients`]: tokio-postgres connect helpers and a `psql` runner.
 //! - [`ext`]: extended-protocol message builders, pipelined exchanges and
 //!   a one-line rendering of backend messages.
+//! - [`health::Health`]: a healthy session querying while a test attacks
+//!   the server; [`memory`]: the process's RSS and its peak.
 //!
 //! Every wait is a poll with a deadline, never a blind sleep, and every
 //! server listens on port 0, so the tests run in parallel.
@@ -19,7 +21,9 @@
 
 pub mod clients;
 pub mod ext;
+pub mod health;
 pub mod log;
+pub mod memory;
 pub mod process;
 pub mod raw;
 pub mod server;

@@ -82,14 +82,25 @@ impl TestServer {
     /// A server whose settings `tweak` adjusts first (validated as a
     /// configuration file would be).
     pub fn with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        let log = CapturedLog::default();
+        let logger = log.logger();
+        TestServer::with_logger(tweak, log, logger)
+    }
+
+    /// As [`TestServer::with`], logging to `logger` (a real drain, say)
+    /// instead of the capture; `log` is what [`TestServer::log`] shows.
+    pub fn with_logger(
+        tweak: impl FnOnce(&mut Settings),
+        log: CapturedLog,
+        logger: slog::Logger,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = test_settings(dir.path());
         tweak(&mut settings);
         settings
             .validate()
             .unwrap_or_else(|e| panic!("test settings are invalid: {e}"));
-        let log = CapturedLog::default();
-        let handle = spawn(settings.clone(), None, log.logger())
+        let handle = spawn(settings.clone(), None, logger)
             .unwrap_or_else(|e| panic!("server did not start: {e}"));
         let addr = handle.addrs[0];
         TestServer {
