@@ -59,9 +59,8 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 
 pub use functions::{
-    DateTimeType, IntWidth, TransactionClock, datetime_text, format_float8, format_numeric,
-    format_timestamp, function_error, jsonb_text, like_escape, like_to_glob, numeric_text,
-    parse_bool, parse_bytea, parse_float, parse_int, parse_uuid, pg_error_from_sqlite, random_uuid,
+    TransactionClock, function_error, jsonb_text, like_escape, like_to_glob, pg_error_from_sqlite,
+    random_uuid,
 };
 
 use super::infer::{self, TypeName, extra_oid};

@@ -12,7 +12,7 @@ pub(super) const I64_MAX_LEN: usize = 20;
 
 /// The integer types, with their ranges and PostgreSQL's names for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum IntKind {
+pub enum IntKind {
     Int2,
     Int4,
     Int8,
@@ -22,7 +22,7 @@ pub(super) enum IntKind {
 
 impl IntKind {
     /// The name `invalid input syntax for type ...` uses.
-    pub(super) fn sql_name(self) -> &'static str {
+    pub fn sql_name(self) -> &'static str {
         match self {
             IntKind::Int2 => "smallint",
             IntKind::Int4 => "integer",
@@ -32,7 +32,7 @@ impl IntKind {
     }
 
     /// Range-checks a value converted from another type (a cast).
-    pub(super) fn check(self, v: i64) -> Result<i64, PgError> {
+    pub fn check(self, v: i64) -> Result<i64, PgError> {
         let ok = match self {
             IntKind::Int2 => i16::try_from(v).is_ok(),
             IntKind::Int4 => i32::try_from(v).is_ok(),
@@ -55,7 +55,7 @@ impl IntKind {
     }
 
     /// 22003 as a cast reports it: `integer out of range`.
-    pub(super) fn cast_out_of_range(self) -> PgError {
+    pub fn cast_out_of_range(self) -> PgError {
         let message = match self {
             IntKind::Int2 => "smallint out of range",
             IntKind::Int4 => "integer out of range",

@@ -144,6 +144,17 @@ pub fn parse_type_name(sql_type: &str) -> Option<(Oid, i32)> {
     }
 }
 
+/// The type modifier of `numeric(precision, scale)`:
+/// `((precision << 16) | scale) + 4`, the scale as an 11-bit signed field.
+/// `None` outside PostgreSQL's limits (precision 1 to 1000, scale -1000 to
+/// 1000).
+pub fn numeric_typmod(precision: i64, scale: i64) -> Option<i32> {
+    if !(1..=1000).contains(&precision) || !(-1000..=1000).contains(&scale) {
+        return None;
+    }
+    i32::try_from(((precision << 16) | (scale & 0x7ff)) + 4).ok()
+}
+
 /// Strips trailing `[]` / `[n]` groups.
 fn strip_array_suffix(mut s: &str) -> Option<(&str, bool)> {
     let mut array = false;
@@ -220,13 +231,11 @@ fn base_type(base: &str, args: &[i64]) -> Option<(Oid, i32)> {
         "numeric" | "decimal" | "dec" => {
             let typmod = match args {
                 [] => -1,
-                [p] if (1..=1000).contains(p) => (p << 16) + 4,
-                [p, s] if (1..=1000).contains(p) && (-1000..=1000).contains(s) => {
-                    ((p << 16) | (s & 0x7ff)) + 4
-                }
+                [p] => numeric_typmod(*p, 0)?,
+                [p, s] => numeric_typmod(*p, *s)?,
                 _ => return None,
             };
-            Some((oid::NUMERIC, i32::try_from(typmod).ok()?))
+            Some((oid::NUMERIC, typmod))
         }
         "varchar" | "character varying" | "char varying" => {
             Some((oid::VARCHAR, length_typmod(args, VARCHAR_MAX, -1)?))
