@@ -33,7 +33,10 @@ use crate::backend::{Cell, Value};
 use crate::wire::error::{PgError, sqlstate};
 
 pub use int::IntKind;
-pub use names::{known_types, numeric_typmod, parse_type_name, type_name, type_size};
+pub use names::{
+    array_type, element_type, known_types, numeric_typmod, parse_type_name, type_modifier,
+    type_name, type_oid, type_size,
+};
 
 use datetime::{DateValue, TimestampValue};
 use numeric::NumericValue;
@@ -110,6 +113,7 @@ pub mod oid {
     pub const UUID_ARRAY: Oid = 2951;
     pub const JSONB: Oid = 3802;
     pub const JSONB_ARRAY: Oid = 3807;
+    pub const REGNAMESPACE: Oid = 4089;
 }
 
 /// Wire format of a value: 0 = text, 1 = binary.
