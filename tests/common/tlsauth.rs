@@ -1127,17 +1127,27 @@ pub fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32]
     v
 }
 
+/// RFC 5802 for `password` salted with `salt` and `iterations` over
+/// `auth_message`: the ClientProof, and the ServerSignature the server
+/// must answer with.
+pub fn scram_proofs(
+    password: &str,
+    salt: &[u8],
+    iterations: u32,
+    auth_message: &str,
+) -> ([u8; 32], [u8; 32]) {
+    let salted = salted_password(password, salt, iterations);
+    let client_key = hmac(&salted, b"Client Key");
+    let signature = hmac(&sha256(&client_key), auth_message.as_bytes());
+    let mut proof = client_key;
+    proof.iter_mut().zip(signature).for_each(|(p, s)| *p ^= s);
+    let server_key = hmac(&salted, b"Server Key");
+    (proof, hmac(&server_key, auth_message.as_bytes()))
+}
+
 /// The ClientProof (base64) for `password` over `auth_message`.
 pub fn client_proof(password: &str, sf: &ServerFirst, auth_message: &str) -> String {
-    let salted = salted_password(password, &sf.salt, sf.iterations);
-    let client_key = hmac(&salted, b"Client Key");
-    let stored_key = sha256(&client_key);
-    let signature = hmac(&stored_key, auth_message.as_bytes());
-    let proof: Vec<u8> = client_key
-        .iter()
-        .zip(signature.iter())
-        .map(|(a, b)| a ^ b)
-        .collect();
+    let (proof, _) = scram_proofs(password, &sf.salt, sf.iterations, auth_message);
     let proof = B64.encode(proof);
     wire_secret(&proof);
     proof

@@ -2,7 +2,8 @@
 //! task of its own, every read bounded by a timeout. Not a general client:
 //! simple queries return their rows as text, errors their SQLSTATE and
 //! message. Messages are built and decoded with pgiris's wire codecs, the
-//! SCRAM arithmetic is [`crate::common::tlsauth`]'s.
+//! SCRAM arithmetic (the salted password computed once per salt) is
+//! [`crate::common::tlsauth`]'s.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::raw::encode;
-use crate::common::tlsauth::{hmac, query, salted_password, sasl_initial, sasl_response, sha256};
+use crate::common::tlsauth::{query, sasl_initial, sasl_response, scram_proofs};
 
 /// Bound on each read and on connect.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -201,20 +202,11 @@ impl Conn {
                             return Err(PgErr::protocol("server nonce does not extend ours"));
                         }
                         let password = login.password.as_deref().unwrap_or_default();
-                        let salted = salted_password(password, &salt, iterations);
-                        let client_key = hmac(&salted, b"Client Key");
-                        let stored_key = sha256(&client_key);
                         let without_proof = format!("c=biws,r={nonce}");
                         let auth_message = format!("{bare},{server_first},{without_proof}");
-                        let signature = hmac(&stored_key, auth_message.as_bytes());
-                        let proof: Vec<u8> = client_key
-                            .iter()
-                            .zip(signature.iter())
-                            .map(|(a, b)| a ^ b)
-                            .collect();
-                        let server_key = hmac(&salted, b"Server Key");
-                        expected_server_signature =
-                            Some(B64.encode(hmac(&server_key, auth_message.as_bytes())));
+                        let (proof, server_signature) =
+                            scram_proofs(password, &salt, iterations, &auth_message);
+                        expected_server_signature = Some(B64.encode(server_signature));
                         let last = format!("{without_proof},p={}", B64.encode(proof));
                         c.send(&sasl_response(last.as_bytes())).await?;
                     }
