@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{invalid_syntax, is_pg_space, trim_pg_space};
+use super::{invalid_syntax, skip_pg_space, take_sign, trim_pg_space};
 use crate::wire::error::{PgError, sqlstate};
 
 /// Longest decimal i64: `-9223372036854775808`.
@@ -84,20 +84,8 @@ impl IntKind {
 pub(super) fn parse(input: &str, kind: IntKind) -> Result<i64, PgError> {
     let bytes = input.as_bytes();
     let mut i = 0;
-    while i < bytes.len() && is_pg_space(bytes[i]) {
-        i += 1;
-    }
-    let negative = match bytes.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    skip_pg_space(bytes, &mut i);
+    let negative = take_sign(bytes, &mut i);
     let digits_start = i;
     let mut magnitude: u64 = 0;
     let mut overflow = false;
@@ -122,9 +110,7 @@ pub(super) fn parse(input: &str, kind: IntKind) -> Result<i64, PgError> {
     let Some(value) = value else {
         return Err(kind.input_out_of_range(input));
     };
-    while i < bytes.len() && is_pg_space(bytes[i]) {
-        i += 1;
-    }
+    skip_pg_space(bytes, &mut i);
     if i != bytes.len() {
         return Err(invalid_syntax(kind.sql_name(), input));
     }

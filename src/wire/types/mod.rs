@@ -862,3 +862,25 @@ fn is_pg_space(b: u8) -> bool {
 fn trim_pg_space(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_ascii() && is_pg_space(c as u8))
 }
+
+/// Moves `*i` past PostgreSQL spaces in `bytes`.
+fn skip_pg_space(bytes: &[u8], i: &mut usize) {
+    while bytes.get(*i).is_some_and(|&b| is_pg_space(b)) {
+        *i += 1;
+    }
+}
+
+/// Consumes an optional `+` or `-` at `bytes[*i]`: whether it was `-`.
+fn take_sign(bytes: &[u8], i: &mut usize) -> bool {
+    match bytes.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    }
+}

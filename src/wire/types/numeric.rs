@@ -13,7 +13,7 @@ use std::fmt::Write;
 use bytes::BufMut;
 
 use super::int::IntKind;
-use super::{StackBuf, invalid_syntax, is_pg_space, trim_pg_space};
+use super::{StackBuf, invalid_syntax, is_pg_space, skip_pg_space, take_sign, trim_pg_space};
 use crate::wire::error::{PgError, sqlstate};
 
 /// NUMERIC_DSCALE_MAX: the most digits after the point.
@@ -378,17 +378,7 @@ pub(super) fn parse(input: &str) -> Result<NumericValue<'_>, PgError> {
 
     let bytes = s.as_bytes();
     let mut i = 0;
-    let negative = match bytes.first() {
-        Some(b'-') => {
-            i = 1;
-            true
-        }
-        Some(b'+') => {
-            i = 1;
-            false
-        }
-        _ => false,
-    };
+    let negative = take_sign(bytes, &mut i);
     let int_start = i;
     while bytes.get(i).is_some_and(u8::is_ascii_digit) {
         i += 1;
@@ -410,20 +400,8 @@ pub(super) fn parse(input: &str) -> Result<NumericValue<'_>, PgError> {
     if matches!(bytes.get(i), Some(b'e' | b'E')) {
         i += 1;
         // The exponent is read with strtol, which skips leading whitespace.
-        while bytes.get(i).is_some_and(|&b| is_pg_space(b)) {
-            i += 1;
-        }
-        let exp_negative = match bytes.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        skip_pg_space(bytes, &mut i);
+        let exp_negative = take_sign(bytes, &mut i);
         let exp_start = i;
         while let Some(d) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
             exponent = exponent
