@@ -162,8 +162,16 @@ pub fn encode_text_with_typmod(
     typmod: i32,
     out: &mut BytesMut,
 ) -> Result<(), PgError> {
+    all_or_nothing(out, |out| encode_text_inner(cell, oid, typmod, out))
+}
+
+/// Runs `encode` on `out`, which is left as it was if `encode` fails.
+fn all_or_nothing(
+    out: &mut BytesMut,
+    encode: impl FnOnce(&mut BytesMut) -> Result<(), PgError>,
+) -> Result<(), PgError> {
     let start = out.len();
-    let result = encode_text_inner(cell, oid, typmod, out);
+    let result = encode(out);
     if result.is_err() {
         out.truncate(start);
     }
@@ -198,11 +206,7 @@ fn encode_text_inner(
         oid::TIMESTAMPTZ => cell_to_timestamp(cell, true, typmod)?.put_text(out, true),
         oid::UUID => uuid::put_text(out, &cell_to_uuid(cell)?),
         oid::CHAR => put_char_text(out, cell_to_char(cell)?),
-        oid::BPCHAR => {
-            let start = out.len();
-            put_cell_text(cell, out)?;
-            pad_bpchar(out, start, typmod);
-        }
+        oid::BPCHAR => put_bpchar(cell, typmod, out)?,
         _ => put_cell_text(cell, out)?,
     }
     Ok(())
@@ -253,12 +257,7 @@ pub fn encode_binary_with_typmod(
     typmod: i32,
     out: &mut BytesMut,
 ) -> Result<(), PgError> {
-    let start = out.len();
-    let result = encode_binary_inner(cell, oid, typmod, out);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+    all_or_nothing(out, |out| encode_binary_inner(cell, oid, typmod, out))
 }
 
 fn encode_binary_inner(
@@ -301,11 +300,7 @@ fn encode_binary_inner(
             out.put_u8(1);
             put_cell_text(cell, out)?;
         }
-        oid::BPCHAR => {
-            let start = out.len();
-            put_cell_text(cell, out)?;
-            pad_bpchar(out, start, typmod);
-        }
+        oid::BPCHAR => put_bpchar(cell, typmod, out)?,
         _ => put_cell_text(cell, out)?,
     }
     Ok(())
@@ -705,6 +700,15 @@ fn put_char_text(out: &mut BytesMut, c: u8) {
         ]),
         _ => out.put_u8(c),
     }
+}
+
+/// A bpchar value, text and binary alike: the cell's text, space-padded to
+/// `char(n)`'s width as PostgreSQL stores it (typmod n + 4).
+fn put_bpchar(cell: Cell<'_>, typmod: i32, out: &mut BytesMut) -> Result<(), PgError> {
+    let start = out.len();
+    put_cell_text(cell, out)?;
+    pad_bpchar(out, start, typmod);
+    Ok(())
 }
 
 /// bpchar(n) values are stored space-padded to n characters (typmod n + 4).
