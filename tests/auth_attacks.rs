@@ -5,9 +5,9 @@
 //! and message, and for leaving nothing behind (no statement ran, no
 //! secret echoed).
 
-mod tlsauth_common;
+mod common;
 
-use tlsauth_common::*;
+use common::tlsauth::*;
 
 fn server() -> TestServer {
     TestServer::start(ServerSpec::default().scram_user("alice"))

@@ -5,9 +5,9 @@
 //! user, which runs SCRAM), cleartext `password` only over TLS unless the
 //! rule allows plaintext, `reject`, and no matching hba line.
 
-mod tlsauth_common;
+mod common;
 
-use tlsauth_common::*;
+use common::tlsauth::*;
 
 const HBA: &str = "\
 host      all rejected  127.0.0.0/8 reject

@@ -4,11 +4,11 @@
 //! reason in the log (and never the secret it holds); and `pgiris passwd
 //! --stdin` prints a line the users file accepts.
 
-mod tlsauth_common;
+mod common;
 
 use std::process::Command;
 
-use tlsauth_common::*;
+use common::tlsauth::*;
 
 const BOB_PASSWORD: &str = "bobs-new-password-1";
 

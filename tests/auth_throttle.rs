@@ -4,12 +4,12 @@
 //! logged; a flood from 127.0.0.1 does not slow logins from 127.0.0.2
 //! (loopback accepts any 127.x source address).
 
-mod tlsauth_common;
+mod common;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tlsauth_common::*;
+use common::tlsauth::*;
 
 const DELAY: Duration = Duration::from_secs(1);
 const OTHER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);

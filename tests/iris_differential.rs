@@ -21,7 +21,7 @@ use pgiris::backend::iris::test_double::{DoubleConfig, TestDouble};
 use pgiris::backend::iris::{ClientOptions, IrisBackend, message};
 use pgiris::backend::{Backend, BackendConnection, Identity, Secret, Target, TxOp, Value};
 
-use support::{run, s, settings};
+use support::{captured_insert_values, run, s, settings};
 
 /// Tables the scenario expects (SQLite syntax).
 const INIT: &[&str] = &[
@@ -55,16 +55,7 @@ fn differential_double_server() {
 fn scenario(c: &mut dyn BackendConnection) {
     let insert = "INSERT INTO t ( a , b , c , d , e , f , g , h ) VALUES ( $1 , $2 , $3 , $4 , $5 , $6 , $7 , $8 )";
     c.describe(insert, &[]).unwrap();
-    let values = [
-        Value::Int(42),
-        Value::Int(-7),
-        Value::Text("héllo".into()),
-        Value::Text("Ωmega".into()),
-        Value::Null,
-        Value::Float(3.5),
-        Value::Numeric("12.34".into()),
-        Value::Text(String::new()),
-    ];
+    let values = captured_insert_values();
     assert_eq!(run(c, insert, &values).unwrap().0.rows, 1);
 
     let select = "SELECT a FROM t WHERE a = $1";

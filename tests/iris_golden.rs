@@ -32,7 +32,7 @@ use pgiris::backend::iris::{sqlcode, types};
 use pgiris::backend::{BackendConnection, Secret, Value};
 use pgiris::wire::types::oid;
 
-use support::{run, s};
+use support::{captured_insert_values, run, s};
 
 #[derive(Debug, Clone)]
 struct Line {
@@ -105,19 +105,6 @@ fn fork_identity() -> LoginFields {
         isolation: 1,
         features: 32,
     }
-}
-
-fn insert_values() -> Vec<Value> {
-    vec![
-        Value::Int(42),
-        Value::Int(-7),
-        Value::Text("héllo".into()),
-        Value::Text("Ωmega".into()),
-        Value::Null,
-        Value::Float(3.5),
-        Value::Numeric("12.34".into()),
-        Value::Text(String::new()),
-    ]
 }
 
 fn encoded(values: &[Value], compact: bool) -> Vec<u8> {
@@ -212,7 +199,7 @@ fn eight_parameter_insert_prepare_and_update() {
     )
     .unwrap();
     assert_eq!(iris.text, INSERT_IRIS);
-    let values = encoded(&insert_values(), false);
+    let values = encoded(&captured_insert_values(), false);
     let params = Params {
         count: 8,
         items: &values,
@@ -236,7 +223,7 @@ fn eight_parameter_insert_prepare_and_update() {
     }
     // Compact doubles (server feature bit 1): 3.5 as a 2-byte f32.
     let lines = load("cap6_off541.jsonl");
-    let compact = encoded(&insert_values(), true);
+    let compact = encoded(&captured_insert_values(), true);
     assert_frame(
         request(&lines, "PU", 0),
         code::PREPARED_UPDATE,
@@ -554,7 +541,7 @@ fn scenario(conn: &mut dyn BackendConnection, with_error: bool) {
     let d = conn.describe(INSERT_PG, &[]).unwrap();
     assert_eq!(d.params, vec![oid::INT4; 8]);
     assert_eq!(d.columns, None);
-    let (o, _) = run(conn, INSERT_PG, &insert_values()).unwrap();
+    let (o, _) = run(conn, INSERT_PG, &captured_insert_values()).unwrap();
     assert_eq!(o.rows, 1);
 
     let sel = "SELECT a FROM t WHERE a = $1";

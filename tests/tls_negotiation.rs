@@ -9,9 +9,9 @@
 //! `testuser` matches a `host` line, `ssluser` only a `hostssl` line,
 //! `nossluser` only a `hostnossl` line.
 
-mod tlsauth_common;
+mod common;
 
-use tlsauth_common::{PASSWORD, ServerSpec, TestServer, TpOutcome, Transport};
+use common::tlsauth::{PASSWORD, ServerSpec, TestServer, TpOutcome, Transport};
 
 const HBA: &str = "\
 hostssl   all ssluser   127.0.0.1/32 scram-sha-256

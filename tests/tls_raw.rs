@@ -4,12 +4,12 @@
 //! TLS, hostssl/hostnossl refusals, psql `\conninfo` and verify-full,
 //! `openssl s_client -starttls postgres`, and the security log.
 
-mod tlsauth_common;
+mod common;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use tlsauth_common::*;
+use common::tlsauth::*;
 
 fn default_server() -> TestServer {
     TestServer::start(

@@ -5,7 +5,7 @@
 //! configuration generates its development certificate once and serves
 //! TLS with it.
 
-mod tlsauth_common;
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tlsauth_common::*;
+use common::tlsauth::*;
 
 /// The served certificate's fingerprint, as a new client sees it.
 fn served_fingerprint(s: &TestServer) -> String {

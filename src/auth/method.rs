@@ -522,6 +522,22 @@ mod tests {
         Credential::from_secret("alice", verifier).unwrap()
     }
 
+    /// bob's md5 hash of `pw`.
+    fn bob_md5() -> Credential {
+        Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob")).unwrap()
+    }
+
+    /// An exchange on a connection from 192.0.2.7, without channel binding
+    /// data and without allow_plaintext.
+    fn exchange(
+        method: Method,
+        user: &str,
+        tls: bool,
+        credential: Option<&Credential>,
+    ) -> Exchange {
+        Exchange::new(method, false, &facts(user, tls), credential, None, &mock())
+    }
+
     fn facts(user: &str, tls: bool) -> ConnFacts<'_> {
         ConnFacts {
             addr: Some(IpAddr::from([192, 0, 2, 7])),
@@ -613,6 +629,21 @@ mod tests {
         (mechanisms, server_first, outcome)
     }
 
+    /// alice logs in with the right password over SCRAM: on TLS when
+    /// `tls`, the connection's end-point hash `end_point`, the client's
+    /// `binding` and `mechanism`. Returns the exchange, the mechanisms
+    /// offered and the outcome.
+    fn alice_scram(
+        tls: bool,
+        end_point: Option<&[u8]>,
+        binding: ChannelBinding,
+        mechanism: &str,
+    ) -> (Exchange, Vec<&'static str>, Result<(), AuthFailure>) {
+        let mut x = scram_exchange("alice", tls, Some(&alice()), end_point);
+        let (mechanisms, _, outcome) = scram_login(&mut x, "wonderland", binding, mechanism);
+        (x, mechanisms, outcome)
+    }
+
     fn assert_password_failed(f: &AuthFailure, user: &str) {
         assert_eq!(f.error.code, sqlstate::INVALID_PASSWORD);
         assert_eq!(
@@ -625,14 +656,8 @@ mod tests {
 
     #[test]
     fn scram_plain_connection() {
-        let cred = alice();
-        let mut x = scram_exchange("alice", false, Some(&cred), None);
-        let (mechs, _, outcome) = scram_login(
-            &mut x,
-            "wonderland",
-            ChannelBinding::unsupported(),
-            SCRAM_SHA_256,
-        );
+        let (x, mechs, outcome) =
+            alice_scram(false, None, ChannelBinding::unsupported(), SCRAM_SHA_256);
         assert_eq!(mechs, vec!["SCRAM-SHA-256"]);
         outcome.unwrap();
         assert_eq!(x.mechanism(), "SCRAM-SHA-256");
@@ -640,11 +665,9 @@ mod tests {
 
     #[test]
     fn scram_plus_with_the_right_end_point() {
-        let cred = alice();
-        let mut x = scram_exchange("alice", true, Some(&cred), Some(&END_POINT));
-        let (mechs, _, outcome) = scram_login(
-            &mut x,
-            "wonderland",
+        let (x, mechs, outcome) = alice_scram(
+            true,
+            Some(&END_POINT),
             ChannelBinding::tls_server_end_point(END_POINT.to_vec()),
             SCRAM_SHA_256_PLUS,
         );
@@ -655,11 +678,9 @@ mod tests {
 
     #[test]
     fn scram_plus_with_a_wrong_end_point_is_refused() {
-        let cred = alice();
-        let mut x = scram_exchange("alice", true, Some(&cred), Some(&END_POINT));
-        let (_, _, outcome) = scram_login(
-            &mut x,
-            "wonderland",
+        let (_, _, outcome) = alice_scram(
+            true,
+            Some(&END_POINT),
             ChannelBinding::tls_server_end_point(vec![0xcd; 32]),
             SCRAM_SHA_256_PLUS,
         );
@@ -670,11 +691,9 @@ mod tests {
 
     #[test]
     fn gs2_y_is_a_downgrade_only_when_plus_was_offered() {
-        let cred = alice();
-        let mut x = scram_exchange("alice", true, Some(&cred), Some(&END_POINT));
-        let (_, _, outcome) = scram_login(
-            &mut x,
-            "wonderland",
+        let (_, _, outcome) = alice_scram(
+            true,
+            Some(&END_POINT),
             ChannelBinding::unrequested(),
             SCRAM_SHA_256,
         );
@@ -683,24 +702,17 @@ mod tests {
         assert_eq!(f.error.message, "SCRAM channel binding negotiation error");
         // TLS without binding data (say an Ed25519 certificate): no PLUS
         // offered, so `y` is honest.
-        let mut x = scram_exchange("alice", true, Some(&cred), None);
-        let (mechs, _, outcome) = scram_login(
-            &mut x,
-            "wonderland",
-            ChannelBinding::unrequested(),
-            SCRAM_SHA_256,
-        );
+        let (_, mechs, outcome) =
+            alice_scram(true, None, ChannelBinding::unrequested(), SCRAM_SHA_256);
         assert_eq!(mechs, vec!["SCRAM-SHA-256"]);
         outcome.unwrap();
     }
 
     #[test]
     fn scram_plus_requested_without_binding_data_is_a_protocol_violation() {
-        let cred = alice();
-        let mut x = scram_exchange("alice", false, Some(&cred), None);
-        let (_, _, outcome) = scram_login(
-            &mut x,
-            "wonderland",
+        let (_, _, outcome) = alice_scram(
+            false,
+            None,
             ChannelBinding::tls_server_end_point(END_POINT.to_vec()),
             SCRAM_SHA_256_PLUS,
         );
@@ -711,10 +723,9 @@ mod tests {
             "client selected an invalid SASL authentication mechanism"
         );
         // `p` with the plain mechanism.
-        let mut x = scram_exchange("alice", false, Some(&cred), None);
-        let (_, _, outcome) = scram_login(
-            &mut x,
-            "wonderland",
+        let (_, _, outcome) = alice_scram(
+            false,
+            None,
             ChannelBinding::tls_server_end_point(END_POINT.to_vec()),
             SCRAM_SHA_256,
         );
@@ -726,9 +737,7 @@ mod tests {
     #[test]
     fn wrong_password_unknown_user_and_md5_user_fail_alike() {
         let cred = alice();
-        let md5_user =
-            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
-                .unwrap();
+        let md5_user = bob_md5();
         let cases: Vec<(&str, Option<&Credential>, &str)> = vec![
             ("alice", Some(&cred), "wrong"),
             ("ghost", None, "wonderland"),
@@ -756,20 +765,11 @@ mod tests {
 
     #[test]
     fn md5_method() {
-        let md5_user =
-            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
-                .unwrap();
+        let md5_user = bob_md5();
         let plain = Credential::from_secret("dev", "devpw").unwrap();
         for (user, cred, password) in [("bob", &md5_user, "pw"), ("dev", &plain, "devpw")] {
             for (attempt, ok) in [(password, true), ("nope", false)] {
-                let mut x = Exchange::new(
-                    Method::Md5,
-                    false,
-                    &facts(user, false),
-                    Some(cred),
-                    None,
-                    &mock(),
-                );
+                let mut x = exchange(Method::Md5, user, false, Some(cred));
                 let AuthRequest::Md5Password { salt } = sent(x.start()) else {
                     panic!("expected an MD5 challenge");
                 };
@@ -793,14 +793,7 @@ mod tests {
         }
         // SCRAM credential or unknown user: md5 runs SCRAM, as PostgreSQL.
         let cred = alice();
-        let mut x = Exchange::new(
-            Method::Md5,
-            false,
-            &facts("alice", false),
-            Some(&cred),
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Md5, "alice", false, Some(&cred));
         scram_login(
             &mut x,
             "wonderland",
@@ -809,32 +802,16 @@ mod tests {
         )
         .2
         .unwrap();
-        let mut x = Exchange::new(
-            Method::Md5,
-            false,
-            &facts("ghost", false),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Md5, "ghost", false, None);
         assert!(matches!(sent(x.start()), AuthRequest::Sasl { .. }));
     }
 
     #[test]
     fn md5_challenges_use_fresh_salts() {
-        let md5_user =
-            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
-                .unwrap();
+        let md5_user = bob_md5();
         let salts: std::collections::HashSet<[u8; 4]> = (0..8)
             .map(|_| {
-                let mut x = Exchange::new(
-                    Method::Md5,
-                    false,
-                    &facts("bob", false),
-                    Some(&md5_user),
-                    None,
-                    &mock(),
-                );
+                let mut x = exchange(Method::Md5, "bob", false, Some(&md5_user));
                 match sent(x.start()) {
                     AuthRequest::Md5Password { salt } => salt,
                     other => panic!("{other:?}"),
@@ -847,14 +824,7 @@ mod tests {
     #[test]
     fn password_method_refused_on_plaintext_tcp_without_allow_plaintext() {
         for method in [Method::Password, Method::Iris] {
-            let mut x = Exchange::new(
-                method,
-                false,
-                &facts("alice", false),
-                Some(&alice()),
-                None,
-                &mock(),
-            );
+            let mut x = exchange(method, "alice", false, Some(&alice()));
             let f = failure(x.start());
             assert_eq!(f.error.code, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION);
             assert!(f.reason.contains("allow_plaintext"));
@@ -876,21 +846,12 @@ mod tests {
 
     #[test]
     fn password_method_against_each_credential() {
-        let md5_user =
-            Credential::from_secret("bob", &postgres_protocol::password::md5(b"pw", "bob"))
-                .unwrap();
+        let md5_user = bob_md5();
         let plain = Credential::from_secret("dev", "devpw").unwrap();
         // Cheap checks answer at once.
         for (user, cred, password) in [("bob", &md5_user, "pw"), ("dev", &plain, "devpw")] {
             for (attempt, ok) in [(password, true), ("nope", false), ("devpwx", false)] {
-                let mut x = Exchange::new(
-                    Method::Password,
-                    false,
-                    &facts(user, true),
-                    Some(cred),
-                    None,
-                    &mock(),
-                );
+                let mut x = exchange(Method::Password, user, true, Some(cred));
                 assert_eq!(sent(x.start()), AuthRequest::CleartextPassword);
                 match x.on_message(&password_message(attempt)) {
                     Step::Success {
@@ -908,14 +869,7 @@ mod tests {
         // A SCRAM verifier needs PBKDF2: deferred to the caller.
         let cred = alice();
         for (attempt, ok) in [("wonderland", true), ("nope", false)] {
-            let mut x = Exchange::new(
-                Method::Password,
-                false,
-                &facts("alice", true),
-                Some(&cred),
-                None,
-                &mock(),
-            );
+            let mut x = exchange(Method::Password, "alice", true, Some(&cred));
             sent(x.start());
             let Step::CheckPassword(check) = x.on_message(&password_message(attempt)) else {
                 panic!("expected a deferred check");
@@ -932,14 +886,7 @@ mod tests {
             }
         }
         // Unknown user: the same deferred check, which always fails.
-        let mut x = Exchange::new(
-            Method::Password,
-            false,
-            &facts("ghost", true),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Password, "ghost", true, None);
         sent(x.start());
         let Step::CheckPassword(check) = x.on_message(&password_message("anything")) else {
             panic!("expected a deferred check");
@@ -952,28 +899,14 @@ mod tests {
 
     #[test]
     fn iris_method_defers_to_the_backend() {
-        let mut x = Exchange::new(
-            Method::Iris,
-            false,
-            &facts("carol", true),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Iris, "carol", true, None);
         assert_eq!(sent(x.start()), AuthRequest::CleartextPassword);
         match x.on_message(&password_message("s3cret")) {
             Step::VerifyWithBackend { password } => assert_eq!(password.expose(), "s3cret"),
             other => panic!("{other:?}"),
         }
         assert_password_failed(&failure(x.on_verdict(false)), "carol");
-        let mut x = Exchange::new(
-            Method::Iris,
-            false,
-            &facts("carol", true),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Iris, "carol", true, None);
         sent(x.start());
         x.on_message(&password_message("s3cret"));
         assert!(matches!(
@@ -983,42 +916,21 @@ mod tests {
             }
         ));
         // Not UTF-8: cannot be passed on; fails like a wrong password.
-        let mut x = Exchange::new(
-            Method::Iris,
-            false,
-            &facts("carol", true),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Iris, "carol", true, None);
         sent(x.start());
         assert_password_failed(&failure(x.on_message(b"\xff\xfe\0")), "carol");
     }
 
     #[test]
     fn trust_and_reject() {
-        let mut x = Exchange::new(
-            Method::Trust,
-            false,
-            &facts("anyone", false),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Trust, "anyone", false, None);
         assert!(matches!(
             x.start(),
             Step::Success {
                 final_message: None
             }
         ));
-        let mut x = Exchange::new(
-            Method::Reject,
-            false,
-            &facts("anyone", false),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Reject, "anyone", false, None);
         let f = failure(x.start());
         assert_eq!(f.error.code, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION);
         assert_eq!(
@@ -1064,14 +976,7 @@ mod tests {
         for method in [Method::Password, Method::Md5] {
             for (body, code, message) in &cases {
                 let plain = Credential::from_secret("dev", "devpw").unwrap();
-                let mut x = Exchange::new(
-                    method,
-                    false,
-                    &facts("dev", true),
-                    Some(&plain),
-                    None,
-                    &mock(),
-                );
+                let mut x = exchange(method, "dev", true, Some(&plain));
                 sent(x.start());
                 let f = failure(x.on_message(body));
                 assert_eq!(
@@ -1085,26 +990,12 @@ mod tests {
 
     #[test]
     fn out_of_order_calls_fail_cleanly() {
-        let mut x = Exchange::new(
-            Method::ScramSha256,
-            false,
-            &facts("alice", false),
-            Some(&alice()),
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::ScramSha256, "alice", false, Some(&alice()));
         assert_eq!(
             failure(x.on_message(b"x")).error.code,
             sqlstate::PROTOCOL_VIOLATION
         );
-        let mut x = Exchange::new(
-            Method::Trust,
-            false,
-            &facts("a", false),
-            None,
-            None,
-            &mock(),
-        );
+        let mut x = exchange(Method::Trust, "a", false, None);
         x.start();
         assert_eq!(failure(x.start()).error.code, sqlstate::INTERNAL_ERROR);
         assert_eq!(

@@ -16,6 +16,10 @@
 //!
 //! Every wait is a poll with a deadline, never a blind sleep, and every
 //! server listens on port 0, so the tests run in parallel.
+//!
+//! The TLS and authentication tests use [`tlsauth`] instead: a server with
+//! real hba, users and TLS files whose log is checked for secrets, and a
+//! blocking raw client over plain TCP or TLS with SCRAM arithmetic.
 
 #![allow(dead_code, unused_imports)]
 
@@ -27,6 +31,7 @@ pub mod memory;
 pub mod process;
 pub mod raw;
 pub mod server;
+pub mod tlsauth;
 
 use std::time::Duration;
 

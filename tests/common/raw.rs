@@ -59,16 +59,7 @@ pub struct RawClient {
 
 impl RawClient {
     pub async fn connect(addr: SocketAddr) -> RawClient {
-        let stream = tokio::time::timeout(READ_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .expect("connect timed out")
-            .expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        RawClient {
-            stream,
-            buf: BytesMut::with_capacity(8192),
-            timeout: READ_TIMEOUT,
-        }
+        RawClient::connected(TcpStream::connect(addr)).await
     }
 
     /// Connects from the local address `local` (any 127.x.y.z works on
@@ -82,7 +73,14 @@ impl RawClient {
         socket
             .bind(SocketAddr::new(local, 0))
             .unwrap_or_else(|e| panic!("bind {local}: {e}"));
-        let stream = tokio::time::timeout(READ_TIMEOUT, socket.connect(addr))
+        RawClient::connected(socket.connect(addr)).await
+    }
+
+    /// Waits (within [`READ_TIMEOUT`]) for `connect` to finish.
+    async fn connected(
+        connect: impl std::future::Future<Output = std::io::Result<TcpStream>>,
+    ) -> RawClient {
+        let stream = tokio::time::timeout(READ_TIMEOUT, connect)
             .await
             .expect("connect timed out")
             .expect("connect");

@@ -110,6 +110,22 @@ pub fn rows(
     }
 }
 
+/// The eight parameters of the captured INSERT (the official Python
+/// driver's `PU` in `cap2_off320.jsonl`): integers, Latin-1 and UTF-16
+/// text, NULL, a double, a decimal and the empty string.
+pub fn captured_insert_values() -> Vec<Value> {
+    vec![
+        Value::Int(42),
+        Value::Int(-7),
+        Value::Text("héllo".into()),
+        Value::Text("Ωmega".into()),
+        Value::Null,
+        Value::Float(3.5),
+        Value::Numeric("12.34".into()),
+        Value::Text(String::new()),
+    ]
+}
+
 pub fn s(v: &str) -> Option<String> {
     Some(v.to_string())
 }

@@ -1,20 +1,24 @@
 //! A lean PostgreSQL client for load: one small buffer per connection, no
 //! task of its own, every read bounded by a timeout. Not a general client:
 //! simple queries return their rows as text, errors their SQLSTATE and
-//! message.
+//! message. Messages are built and decoded with pgiris's wire codecs, the
+//! SCRAM arithmetic (the salted password computed once per salt) is
+//! [`crate::common::tlsauth`]'s.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::{Buf, BytesMut};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use pgiris::wire::backend::BackendMessage;
+use pgiris::wire::frontend::FrontendMessage;
+use pgiris::wire::startup;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+
+use crate::common::raw::encode;
+use crate::common::tlsauth::{query, sasl_initial, sasl_response, scram_proofs};
 
 /// Bound on each read and on connect.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,24 +48,14 @@ impl PgErr {
         }
     }
 
-    fn parse(body: &[u8]) -> PgErr {
-        let mut e = PgErr {
-            severity: String::new(),
-            code: String::new(),
-            message: String::new(),
-        };
-        for field in body.split(|&b| b == 0) {
-            if let Some((&t, v)) = field.split_first() {
-                let v = String::from_utf8_lossy(v).into_owned();
-                match t {
-                    b'S' => e.severity = v,
-                    b'C' => e.code = v,
-                    b'M' => e.message = v,
-                    _ => {}
-                }
-            }
+    /// The severity, SQLSTATE and message of an ErrorResponse.
+    fn from_error(m: &BackendMessage) -> PgErr {
+        let field = |code| m.field(code).unwrap_or_default().to_owned();
+        PgErr {
+            severity: field(b'S'),
+            code: field(b'C'),
+            message: field(b'M'),
         }
-        e
     }
 }
 
@@ -119,34 +113,12 @@ pub async fn tcp(addr: SocketAddr, source: Option<IpAddr>) -> Result<TcpStream, 
     Ok(s)
 }
 
+/// A protocol 3.0 StartupMessage for `user` and `database`.
 pub fn startup_packet(user: &str, database: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&196608i32.to_be_bytes());
-    for (k, v) in [("user", user), ("database", database)] {
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
-        body.extend_from_slice(v.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut out = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&body);
-    out
-}
-
-pub fn cancel_packet(pid: i32, secret: &[u8]) -> Vec<u8> {
-    let mut out = ((12 + secret.len()) as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&80877102i32.to_be_bytes());
-    out.extend_from_slice(&pid.to_be_bytes());
-    out.extend_from_slice(secret);
-    out
-}
-
-fn message(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-    out.extend_from_slice(body);
-    out
+    startup::encode_startup(
+        startup::PROTOCOL_3_0,
+        &[("user", user), ("database", database)],
+    )
 }
 
 /// Sends a CancelRequest on a new connection and waits for the server to
@@ -158,7 +130,7 @@ pub async fn cancel(
     secret: &[u8],
 ) -> Result<(), PgErr> {
     let mut s = tcp(addr, source).await?;
-    s.write_all(&cancel_packet(pid, secret))
+    s.write_all(&startup::encode_cancel(pid, secret))
         .await
         .map_err(PgErr::io)?;
     let mut b = [0u8; 16];
@@ -177,32 +149,6 @@ pub struct Conn {
     pub secret: Vec<u8>,
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut m = <HmacSha256 as KeyInit>::new_from_slice(key).expect("hmac key");
-    m.update(data);
-    m.finalize().into_bytes().into()
-}
-
-/// PBKDF2 once per (password, salt, iterations): the server derives a
-/// verifier per user with a fixed salt, so thousands of logins cost one.
-fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
-    type Cache = Mutex<HashMap<(String, Vec<u8>, u32), [u8; 32]>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let key = (password.to_owned(), salt.to_vec(), iterations);
-    if let Some(v) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return *v;
-    }
-    let v = pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password.as_bytes(), salt, iterations);
-    cache
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, v);
-    v
-}
-
 impl Conn {
     /// Connects and logs in (trust or SCRAM-SHA-256) through ReadyForQuery.
     pub async fn login(addr: SocketAddr, login: &Login) -> Result<Conn, PgErr> {
@@ -218,86 +164,71 @@ impl Conn {
         let mut scram: Option<(String, String)> = None; // (client nonce, client-first-bare)
         let mut expected_server_signature: Option<String> = None;
         loop {
-            let (tag, body) = c.read().await?;
-            match tag {
-                b'R' => {
-                    let code = i32::from_be_bytes(body[..4].try_into().expect("4 bytes"));
-                    match code {
-                        0 => {}
-                        10 => {
-                            let password = login.password.as_deref().ok_or_else(|| {
-                                PgErr::protocol("SCRAM asked for but no password given")
-                            })?;
-                            let _ = password;
-                            let mut raw = [0u8; 18];
-                            rand::fill(&mut raw);
-                            let nonce = B64.encode(raw);
-                            let bare = format!("n=,r={nonce}");
-                            let first = format!("n,,{bare}");
-                            let mut b = b"SCRAM-SHA-256\0".to_vec();
-                            b.extend_from_slice(&(first.len() as i32).to_be_bytes());
-                            b.extend_from_slice(first.as_bytes());
-                            c.send(&message(b'p', &b)).await?;
-                            scram = Some((nonce, bare));
-                        }
-                        11 => {
-                            let (client_nonce, bare) = scram
-                                .take()
-                                .ok_or_else(|| PgErr::protocol("SASLContinue first"))?;
-                            let server_first = String::from_utf8_lossy(&body[4..]).into_owned();
-                            let mut nonce = "";
-                            let mut salt = Vec::new();
-                            let mut iterations = 0u32;
-                            for attr in server_first.split(',') {
-                                if let Some(v) = attr.strip_prefix("r=") {
-                                    nonce = v;
-                                } else if let Some(v) = attr.strip_prefix("s=") {
-                                    salt = B64.decode(v).map_err(PgErr::protocol)?;
-                                } else if let Some(v) = attr.strip_prefix("i=") {
-                                    iterations = v.parse().map_err(PgErr::protocol)?;
-                                }
-                            }
-                            if !nonce.starts_with(&client_nonce) {
-                                return Err(PgErr::protocol("server nonce does not extend ours"));
-                            }
-                            let password = login.password.as_deref().unwrap_or_default();
-                            let salted = salted_password(password, &salt, iterations);
-                            let client_key = hmac(&salted, b"Client Key");
-                            let stored_key: [u8; 32] = Sha256::digest(client_key).into();
-                            let without_proof = format!("c=biws,r={nonce}");
-                            let auth_message = format!("{bare},{server_first},{without_proof}");
-                            let signature = hmac(&stored_key, auth_message.as_bytes());
-                            let proof: Vec<u8> = client_key
-                                .iter()
-                                .zip(signature.iter())
-                                .map(|(a, b)| a ^ b)
-                                .collect();
-                            let server_key = hmac(&salted, b"Server Key");
-                            expected_server_signature =
-                                Some(B64.encode(hmac(&server_key, auth_message.as_bytes())));
-                            let last = format!("{without_proof},p={}", B64.encode(proof));
-                            c.send(&message(b'p', last.as_bytes())).await?;
-                        }
-                        12 => {
-                            let text = String::from_utf8_lossy(&body[4..]).into_owned();
-                            let v = text.strip_prefix("v=").unwrap_or_default();
-                            if Some(v) != expected_server_signature.as_deref() {
-                                return Err(PgErr::protocol("wrong server signature"));
+            match c.read().await? {
+                BackendMessage::Authentication { code, data } => match code {
+                    0 => {}
+                    10 => {
+                        let password = login.password.as_deref().ok_or_else(|| {
+                            PgErr::protocol("SCRAM asked for but no password given")
+                        })?;
+                        let _ = password;
+                        let mut raw = [0u8; 18];
+                        rand::fill(&mut raw);
+                        let nonce = B64.encode(raw);
+                        let bare = format!("n=,r={nonce}");
+                        let first = format!("n,,{bare}");
+                        c.send(&sasl_initial("SCRAM-SHA-256", first.as_bytes()))
+                            .await?;
+                        scram = Some((nonce, bare));
+                    }
+                    11 => {
+                        let (client_nonce, bare) = scram
+                            .take()
+                            .ok_or_else(|| PgErr::protocol("SASLContinue first"))?;
+                        let server_first = String::from_utf8_lossy(&data).into_owned();
+                        let mut nonce = "";
+                        let mut salt = Vec::new();
+                        let mut iterations = 0u32;
+                        for attr in server_first.split(',') {
+                            if let Some(v) = attr.strip_prefix("r=") {
+                                nonce = v;
+                            } else if let Some(v) = attr.strip_prefix("s=") {
+                                salt = B64.decode(v).map_err(PgErr::protocol)?;
+                            } else if let Some(v) = attr.strip_prefix("i=") {
+                                iterations = v.parse().map_err(PgErr::protocol)?;
                             }
                         }
-                        other => {
-                            return Err(PgErr::protocol(format!(
-                                "authentication request {other} not supported"
-                            )));
+                        if !nonce.starts_with(&client_nonce) {
+                            return Err(PgErr::protocol("server nonce does not extend ours"));
+                        }
+                        let password = login.password.as_deref().unwrap_or_default();
+                        let without_proof = format!("c=biws,r={nonce}");
+                        let auth_message = format!("{bare},{server_first},{without_proof}");
+                        let (proof, server_signature) =
+                            scram_proofs(password, &salt, iterations, &auth_message);
+                        expected_server_signature = Some(B64.encode(server_signature));
+                        let last = format!("{without_proof},p={}", B64.encode(proof));
+                        c.send(&sasl_response(last.as_bytes())).await?;
+                    }
+                    12 => {
+                        let text = String::from_utf8_lossy(&data).into_owned();
+                        let v = text.strip_prefix("v=").unwrap_or_default();
+                        if Some(v) != expected_server_signature.as_deref() {
+                            return Err(PgErr::protocol("wrong server signature"));
                         }
                     }
+                    other => {
+                        return Err(PgErr::protocol(format!(
+                            "authentication request {other} not supported"
+                        )));
+                    }
+                },
+                BackendMessage::BackendKeyData { pid, secret } => {
+                    c.pid = pid;
+                    c.secret = secret.to_vec();
                 }
-                b'K' => {
-                    c.pid = i32::from_be_bytes(body[..4].try_into().expect("4 bytes"));
-                    c.secret = body[4..].to_vec();
-                }
-                b'E' => return Err(PgErr::parse(&body)),
-                b'Z' => return Ok(c),
+                m @ BackendMessage::ErrorResponse(_) => return Err(PgErr::from_error(&m)),
+                BackendMessage::ReadyForQuery(_) => return Ok(c),
                 _ => {}
             }
         }
@@ -307,8 +238,8 @@ impl Conn {
         self.stream.write_all(bytes).await.map_err(PgErr::io)
     }
 
-    /// One backend message: (tag, body).
-    async fn read(&mut self) -> Result<(u8, Vec<u8>), PgErr> {
+    /// One backend message.
+    async fn read(&mut self) -> Result<BackendMessage, PgErr> {
         loop {
             if self.buf.len() >= 5 {
                 let len = i32::from_be_bytes(self.buf[1..5].try_into().expect("4 bytes"));
@@ -319,8 +250,8 @@ impl Conn {
                 if self.buf.len() >= total {
                     let tag = self.buf[0];
                     self.buf.advance(5);
-                    let body = self.buf.split_to(total - 5).to_vec();
-                    return Ok((tag, body));
+                    let body = self.buf.split_to(total - 5).freeze();
+                    return BackendMessage::decode(tag, body).map_err(PgErr::protocol);
                 }
                 self.buf.reserve(total - self.buf.len());
             }
@@ -337,17 +268,13 @@ impl Conn {
     /// Runs a simple query; its rows as text, or the first error (after
     /// ReadyForQuery).
     pub async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PgErr> {
-        let mut b = sql.as_bytes().to_vec();
-        b.push(0);
-        self.send(&message(b'Q', &b)).await?;
+        self.send_query(sql).await?;
         self.read_result().await
     }
 
     /// Sends a simple query without reading the answer.
     pub async fn send_query(&mut self, sql: &str) -> Result<(), PgErr> {
-        let mut b = sql.as_bytes().to_vec();
-        b.push(0);
-        self.send(&message(b'Q', &b)).await
+        self.send(&query(sql)).await
     }
 
     /// Reads through ReadyForQuery.
@@ -355,17 +282,21 @@ impl Conn {
         let mut rows = Vec::new();
         let mut error = None;
         loop {
-            let (tag, body) = self.read().await?;
-            match tag {
-                b'D' => rows.push(data_row(&body)),
-                b'E' => {
-                    let e = PgErr::parse(&body);
+            match self.read().await? {
+                BackendMessage::DataRow(cells) => rows.push(
+                    cells
+                        .iter()
+                        .map(|c| c.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()))
+                        .collect(),
+                ),
+                m @ BackendMessage::ErrorResponse(_) => {
+                    let e = PgErr::from_error(&m);
                     if e.severity == "FATAL" || e.severity == "PANIC" {
                         return Err(e);
                     }
                     error.get_or_insert(e);
                 }
-                b'Z' => {
+                BackendMessage::ReadyForQuery(_) => {
                     return match error {
                         Some(e) => Err(e),
                         None => Ok(rows),
@@ -387,7 +318,7 @@ impl Conn {
 
     /// Terminate, then wait for the server to close.
     pub async fn terminate(mut self) {
-        let _ = self.send(&message(b'X', &[])).await;
+        let _ = self.send(&encode(&[FrontendMessage::Terminate])).await;
         let mut b = [0u8; 64];
         let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut b)).await;
     }
@@ -402,24 +333,4 @@ impl Conn {
     pub fn close(self) {
         drop(self.stream);
     }
-}
-
-fn data_row(body: &[u8]) -> Vec<Option<String>> {
-    let n = i16::from_be_bytes([body[0], body[1]]) as usize;
-    let mut at = 2;
-    let mut row = Vec::with_capacity(n);
-    for _ in 0..n {
-        let len = i32::from_be_bytes(body[at..at + 4].try_into().expect("4 bytes"));
-        at += 4;
-        if len < 0 {
-            row.push(None);
-        } else {
-            let len = len as usize;
-            row.push(Some(
-                String::from_utf8_lossy(&body[at..at + len]).into_owned(),
-            ));
-            at += len;
-        }
-    }
-    row
 }

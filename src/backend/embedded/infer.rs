@@ -23,43 +23,7 @@
 use std::borrow::Cow;
 
 use crate::sql::lexer::{self, Token, TokenKind};
-use crate::wire::types::{Oid, oid};
-
-/// OIDs PostgreSQL reports that `wire::types::oid` does not list.
-pub mod extra_oid {
-    use crate::wire::types::Oid;
-    pub const REGPROC: Oid = 24;
-    pub const XML: Oid = 142;
-    pub const JSON_ARRAY: Oid = 199;
-    pub const CIDR: Oid = 650;
-    pub const MONEY: Oid = 790;
-    pub const MACADDR: Oid = 829;
-    pub const INET: Oid = 869;
-    pub const BOOL_ARRAY: Oid = 1000;
-    pub const BYTEA_ARRAY: Oid = 1001;
-    pub const INT2_ARRAY: Oid = 1005;
-    pub const INT4_ARRAY: Oid = 1007;
-    pub const TEXT_ARRAY: Oid = 1009;
-    pub const BPCHAR_ARRAY: Oid = 1014;
-    pub const VARCHAR_ARRAY: Oid = 1015;
-    pub const INT8_ARRAY: Oid = 1016;
-    pub const FLOAT4_ARRAY: Oid = 1021;
-    pub const FLOAT8_ARRAY: Oid = 1022;
-    pub const TIMESTAMP_ARRAY: Oid = 1115;
-    pub const DATE_ARRAY: Oid = 1182;
-    pub const TIMESTAMPTZ_ARRAY: Oid = 1185;
-    pub const NUMERIC_ARRAY: Oid = 1231;
-    pub const TIMETZ: Oid = 1266;
-    pub const BIT: Oid = 1560;
-    pub const VARBIT: Oid = 1562;
-    pub const REGCLASS: Oid = 2205;
-    pub const REGTYPE: Oid = 2206;
-    pub const RECORD: Oid = 2249;
-    pub const UUID_ARRAY: Oid = 2951;
-    pub const JSONB_ARRAY: Oid = 3807;
-    pub const REGNAMESPACE: Oid = 4089;
-}
-use extra_oid::*;
+use crate::wire::types::{self, Oid, oid};
 
 /// How [`translate`](super::translate) declares auto-incrementing keys:
 /// SQLite assigns ids only to a column declared exactly `INTEGER` (a rowid
@@ -122,7 +86,7 @@ pub(crate) fn parse_type_name(sql: &str, toks: &[Token], i: usize) -> Option<(Ty
         TokenKind::QuotedIdent => {
             let name = unquote_ident(first.text(sql));
             j += 1;
-            let known = known_type(&name);
+            let known = types::type_oid(&name);
             (name, known, false)
         }
         TokenKind::Ident => {
@@ -160,14 +124,14 @@ pub(crate) fn parse_type_name(sql: &str, toks: &[Token], i: usize) -> Option<(Ty
                 "bit" if is_word(j, "varying") => {
                     j += 1;
                     multiword = true;
-                    ("varbit".into(), Some(VARBIT), false)
+                    ("varbit".into(), Some(oid::VARBIT), false)
                 }
                 "serial" | "serial4" => ("int4".into(), Some(oid::INT4), true),
                 "bigserial" | "serial8" => ("int8".into(), Some(oid::INT8), true),
                 "smallserial" | "serial2" => ("int2".into(), Some(oid::INT2), true),
                 _ => {
                     let canon = canonical_type_name(&w);
-                    let known = known_type(canon);
+                    let known = types::type_oid(canon);
                     (canon.to_owned(), known, false)
                 }
             }
@@ -210,7 +174,7 @@ pub(crate) fn parse_type_name(sql: &str, toks: &[Token], i: usize) -> Option<(Ty
             j += 3;
             multiword = true;
             name.push_str("tz");
-            oid_opt = known_type(&name);
+            oid_opt = types::type_oid(&name);
         } else if is_word(j, "without") && is_word(j + 1, "time") && is_word(j + 2, "zone") {
             j += 3;
             multiword = true;
@@ -238,10 +202,12 @@ pub(crate) fn parse_type_name(sql: &str, toks: &[Token], i: usize) -> Option<(Ty
         }
         mods.clear();
     }
-    let typmod = if char_keyword && mods.is_empty() {
-        5
-    } else {
-        typmod_for(oid_opt, &mods)
+    let typmod = match (oid_opt, mods.as_slice()) {
+        // `char` / `character` alone is char(1), `bit` alone bit(1).
+        (Some(oid::BPCHAR), []) if char_keyword => 5,
+        (Some(oid::BIT), []) => 1,
+        (Some(o), _) => types::type_modifier(o, &mods).unwrap_or(-1),
+        (None, _) => -1,
     };
     // Array bounds: `[]`, `[3]`, `ARRAY`, `ARRAY[3]`.
     let mut array = false;
@@ -269,7 +235,7 @@ pub(crate) fn parse_type_name(sql: &str, toks: &[Token], i: usize) -> Option<(Ty
         oid_opt = None;
     }
     let oid_out = if array {
-        oid_opt.and_then(array_oid)
+        oid_opt.and_then(types::array_type)
     } else {
         oid_opt
     };
@@ -286,27 +252,6 @@ pub(crate) fn parse_type_name(sql: &str, toks: &[Token], i: usize) -> Option<(Ty
     ))
 }
 
-fn typmod_for(oid_opt: Option<Oid>, mods: &[i64]) -> i32 {
-    let clamp = |v: i64| i32::try_from(v).unwrap_or(-1);
-    match (oid_opt, mods) {
-        (Some(oid::VARCHAR), [n]) if *n >= 1 => clamp(n + 4),
-        (Some(oid::BPCHAR), [n]) if *n >= 1 => clamp(n + 4),
-        (Some(oid::NUMERIC), [p]) if (1..=1000).contains(p) => clamp((p << 16) + 4),
-        (Some(oid::NUMERIC), [p, s]) if (1..=1000).contains(p) && (-1000..=1000).contains(s) => {
-            clamp(((p << 16) | (s & 0x7ff)) + 4)
-        }
-        (Some(oid::TIME | oid::TIMESTAMP | oid::TIMESTAMPTZ | TIMETZ), [p])
-            if (0..=6).contains(p) =>
-        {
-            clamp(*p)
-        }
-        (Some(oid::INTERVAL), [p]) if (0..=6).contains(p) => clamp((0x7fff << 16) | p),
-        (Some(BIT | VARBIT), [n]) if *n >= 1 => clamp(*n),
-        (Some(BIT), []) => 1,
-        _ => -1,
-    }
-}
-
 /// PostgreSQL's internal name for a type keyword (`integer` -> `int4`).
 fn canonical_type_name(w: &str) -> &str {
     match w {
@@ -320,93 +265,6 @@ fn canonical_type_name(w: &str) -> &str {
         "varchar" => "varchar",
         other => other,
     }
-}
-
-fn known_type(name: &str) -> Option<Oid> {
-    Some(match name {
-        "bool" => oid::BOOL,
-        "bytea" => oid::BYTEA,
-        "char" => oid::CHAR,
-        "name" => oid::NAME,
-        "int8" => oid::INT8,
-        "int2" => oid::INT2,
-        "int4" => oid::INT4,
-        "text" => oid::TEXT,
-        "oid" => oid::OID,
-        "json" => oid::JSON,
-        "float4" => oid::FLOAT4,
-        "float8" => oid::FLOAT8,
-        "bpchar" => oid::BPCHAR,
-        "varchar" => oid::VARCHAR,
-        "date" => oid::DATE,
-        "time" => oid::TIME,
-        "timetz" => TIMETZ,
-        "timestamp" => oid::TIMESTAMP,
-        "timestamptz" => oid::TIMESTAMPTZ,
-        "interval" => oid::INTERVAL,
-        "numeric" => oid::NUMERIC,
-        "uuid" => oid::UUID,
-        "jsonb" => oid::JSONB,
-        "regproc" => REGPROC,
-        "regclass" => REGCLASS,
-        "regtype" => REGTYPE,
-        "regnamespace" => REGNAMESPACE,
-        "xml" => XML,
-        "money" => MONEY,
-        "inet" => INET,
-        "cidr" => CIDR,
-        "macaddr" => MACADDR,
-        "bit" => BIT,
-        "varbit" => VARBIT,
-        "record" => RECORD,
-        _ => return None,
-    })
-}
-
-fn array_oid(elem: Oid) -> Option<Oid> {
-    Some(match elem {
-        oid::BOOL => BOOL_ARRAY,
-        oid::BYTEA => BYTEA_ARRAY,
-        oid::INT2 => INT2_ARRAY,
-        oid::INT4 => INT4_ARRAY,
-        oid::INT8 => INT8_ARRAY,
-        oid::TEXT => TEXT_ARRAY,
-        oid::BPCHAR => BPCHAR_ARRAY,
-        oid::VARCHAR => VARCHAR_ARRAY,
-        oid::FLOAT4 => FLOAT4_ARRAY,
-        oid::FLOAT8 => FLOAT8_ARRAY,
-        oid::NUMERIC => NUMERIC_ARRAY,
-        oid::DATE => DATE_ARRAY,
-        oid::TIMESTAMP => TIMESTAMP_ARRAY,
-        oid::TIMESTAMPTZ => TIMESTAMPTZ_ARRAY,
-        oid::UUID => UUID_ARRAY,
-        oid::JSON => JSON_ARRAY,
-        oid::JSONB => JSONB_ARRAY,
-        _ => return None,
-    })
-}
-
-fn array_element(array: Oid) -> Option<Oid> {
-    const ELEMENTS: [Oid; 17] = [
-        oid::BOOL,
-        oid::BYTEA,
-        oid::INT2,
-        oid::INT4,
-        oid::INT8,
-        oid::TEXT,
-        oid::BPCHAR,
-        oid::VARCHAR,
-        oid::FLOAT4,
-        oid::FLOAT8,
-        oid::NUMERIC,
-        oid::DATE,
-        oid::TIMESTAMP,
-        oid::TIMESTAMPTZ,
-        oid::UUID,
-        oid::JSON,
-        oid::JSONB,
-    ];
-    ELEMENTS.into_iter().find(|e| array_oid(*e) == Some(array))
 }
 
 /// The PostgreSQL type of a type name written in SQL (`varchar(20)`,
@@ -457,6 +315,17 @@ pub fn type_from_decl(decltype: &str) -> (Oid, i32) {
     }
 }
 
+/// The words that start a table constraint rather than a column in the
+/// list of a CREATE TABLE or an ALTER TABLE ... ADD.
+pub(crate) const TABLE_CONSTRAINT_WORDS: [&str; 6] = [
+    "constraint",
+    "primary",
+    "unique",
+    "check",
+    "foreign",
+    "exclude",
+];
+
 /// Every column of a table with its PostgreSQL type and typmod, read from
 /// the table's `CREATE TABLE` text as SQLite stores it (`sqlite_schema.sql`,
 /// i.e. after translation): like [`type_from_decl`] on each declared type,
@@ -490,16 +359,9 @@ pub fn declared_column_types(create_sql: &str) -> Vec<(String, Oid, i32)> {
     while a < end {
         let b = scan_top_level(&sig, &close, a, |t| t.kind == TokenKind::Comma).min(end);
         let first = sig[a];
-        let is_constraint = [
-            "constraint",
-            "primary",
-            "unique",
-            "check",
-            "foreign",
-            "exclude",
-        ]
-        .iter()
-        .any(|w| first.is_word(create_sql, w));
+        let is_constraint = TABLE_CONSTRAINT_WORDS
+            .iter()
+            .any(|w| first.is_word(create_sql, w));
         if !is_constraint && matches!(first.kind, TokenKind::Ident | TokenKind::QuotedIdent) {
             let name = fold_ident(first.text(create_sql));
             let ty = match parse_type_name(create_sql, &sig[..b], a + 1) {
@@ -1356,7 +1218,7 @@ impl<'s, 't> Parser<'s, 't> {
     fn sql_value_function(&mut self, w: &str) -> Option<Node<'s>> {
         let (name, ty, takes_precision): (&'static str, Oid, bool) = match w {
             "current_date" => ("current_date", oid::DATE, false),
-            "current_time" => ("current_time", TIMETZ, true),
+            "current_time" => ("current_time", oid::TIMETZ, true),
             "current_timestamp" => ("current_timestamp", oid::TIMESTAMPTZ, true),
             "localtime" => ("localtime", oid::TIME, true),
             "localtimestamp" => ("localtimestamp", oid::TIMESTAMP, true),
@@ -1759,7 +1621,7 @@ fn type_of(sql: &str, node: &Node<'_>, ctx: &TypeContext<'_>, depth: usize) -> T
             }
         }
         Node::Str | Node::Null => plain(oid::UNKNOWN),
-        Node::Bit => plain(BIT),
+        Node::Bit => plain(oid::BIT),
         Node::Bool | Node::Predicate | Node::Exists => plain(oid::BOOL),
         Node::Param(n) => match ctx.params.get(n.wrapping_sub(1)) {
             Some(&o) if o != 0 => plain(o),
@@ -1770,7 +1632,7 @@ fn type_of(sql: &str, node: &Node<'_>, ctx: &TypeContext<'_>, depth: usize) -> T
             (ctx.columns)(q.as_deref(), &fold_ident(col.text(sql)))
         }
         Node::Star | Node::Field(_) | Node::Subscript(_) | Node::Unknown => None,
-        Node::Row => plain(RECORD),
+        Node::Row => plain(oid::RECORD),
         Node::Array(elements) => {
             let types: Vec<Ty> = elements.iter().map(sub).collect();
             let elem = match common_type(&types)?.0 {
@@ -1778,10 +1640,10 @@ fn type_of(sql: &str, node: &Node<'_>, ctx: &TypeContext<'_>, depth: usize) -> T
                 o => o,
             };
             // Nested brackets are the same array type.
-            if array_element(elem).is_some() {
+            if types::element_type(elem).is_some() {
                 plain(elem)
             } else {
-                array_oid(elem).and_then(plain)
+                types::array_type(elem).and_then(plain)
             }
         }
         Node::ArrayQuery(text) => {
@@ -1793,7 +1655,7 @@ fn type_of(sql: &str, node: &Node<'_>, ctx: &TypeContext<'_>, depth: usize) -> T
                 oid::UNKNOWN => oid::TEXT,
                 o => o,
             };
-            array_oid(elem).and_then(plain)
+            types::array_type(elem).and_then(plain)
         }
         Node::SqlValue(_, o, m) => Some((*o, *m)),
         Node::Cast(_, ty) => ty.oid.map(|o| (o, ty.typmod)),
@@ -1801,7 +1663,7 @@ fn type_of(sql: &str, node: &Node<'_>, ctx: &TypeContext<'_>, depth: usize) -> T
         Node::AtTimeZone(inner) => match sub(inner)?.0 {
             oid::TIMESTAMPTZ => plain(oid::TIMESTAMP),
             oid::TIMESTAMP | oid::UNKNOWN => plain(oid::TIMESTAMPTZ),
-            oid::TIME | TIMETZ => plain(TIMETZ),
+            oid::TIME | oid::TIMETZ => plain(oid::TIMETZ),
             _ => None,
         },
         Node::Unary(op, inner) => {
@@ -1977,7 +1839,7 @@ fn call_type(name: &str, args: &[Ty]) -> Ty {
         "current_database" | "current_user" | "session_user" | "current_schema" | "user"
         | "current_role" => NAME,
         "gen_random_uuid" | "uuid_in" => UUID,
-        "pg_typeof" => REGTYPE,
+        "pg_typeof" => oid::REGTYPE,
         "decode" | "sha224" | "sha256" | "sha384" | "sha512" => BYTEA,
         "bool_and"
         | "bool_or"
@@ -2002,7 +1864,7 @@ fn call_type(name: &str, args: &[Ty]) -> Ty {
         "make_time" => TIME,
         "age" | "make_interval" | "justify_days" | "justify_hours" | "justify_interval" => INTERVAL,
         "extract" | "to_number" => NUMERIC,
-        "inet_client_addr" | "inet_server_addr" => INET,
+        "inet_client_addr" | "inet_server_addr" => oid::INET,
         "sum" => match arg(0)? {
             INT2 | INT4 => INT8,
             INT8 | NUMERIC => NUMERIC,
@@ -2089,9 +1951,9 @@ fn call_type(name: &str, args: &[Ty]) -> Ty {
             return common_type(args);
         }
         "nullif" => return args.first().copied().flatten(),
-        "array_agg" => return array_oid(arg(0)?).and_then(plain),
-        "unnest" => array_element(arg(0)?)?,
-        "string_to_array" | "regexp_split_to_array" => TEXT_ARRAY,
+        "array_agg" => return types::array_type(arg(0)?).and_then(plain),
+        "unnest" => types::element_type(arg(0)?)?,
+        "string_to_array" | "regexp_split_to_array" => oid::TEXT_ARRAY,
         _ => return None,
     };
     plain(t)
@@ -2667,7 +2529,7 @@ mod tests {
             ("timestamptz(3)", oid::TIMESTAMPTZ, 3),
             ("timestamp(3)", oid::TIMESTAMP, 3),
             ("timestamp", oid::TIMESTAMP, -1),
-            ("timetz", TIMETZ, -1),
+            ("timetz", oid::TIMETZ, -1),
             ("time", oid::TIME, -1),
             ("date", oid::DATE, -1),
             ("interval", oid::INTERVAL, -1),
@@ -2691,8 +2553,8 @@ mod tests {
             ("float", oid::FLOAT8, -1),
             ("float(10)", oid::FLOAT4, -1),
             ("float(30)", oid::FLOAT8, -1),
-            ("int[]", INT4_ARRAY, -1),
-            ("text[]", TEXT_ARRAY, -1),
+            ("int[]", oid::INT4_ARRAY, -1),
+            ("text[]", oid::TEXT_ARRAY, -1),
             ("DATETIME", oid::TIMESTAMP, -1),
             ("DOUBLE", oid::FLOAT8, -1),
             ("TINYINT", oid::INT2, -1),

@@ -59,12 +59,11 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 
 pub use functions::{
-    DateTimeType, IntWidth, TransactionClock, datetime_text, format_float8, format_numeric,
-    format_timestamp, function_error, jsonb_text, like_escape, like_to_glob, numeric_text,
-    parse_bool, parse_bytea, parse_float, parse_int, parse_uuid, pg_error_from_sqlite, random_uuid,
+    TransactionClock, function_error, jsonb_text, like_escape, like_to_glob, pg_error_from_sqlite,
+    random_uuid,
 };
 
-use super::infer::{self, TypeName, extra_oid};
+use super::infer::{self, TypeName};
 use crate::sql::lexer::{Lexer, Token, TokenKind};
 use crate::wire::error::{PgError, sqlstate};
 use crate::wire::types::oid;
@@ -1134,17 +1133,10 @@ impl<'a, 't> Translator<'a, 't> {
         let mut a = i + 1;
         while a < close {
             let b = self.next_top_level_comma(a, close);
-            let table_constraint = [
-                "constraint",
-                "primary",
-                "unique",
-                "check",
-                "foreign",
-                "exclude",
-                "like",
-            ]
-            .iter()
-            .any(|w| self.word(a, w));
+            let table_constraint = self.word(a, "like")
+                || infer::TABLE_CONSTRAINT_WORDS
+                    .iter()
+                    .any(|w| self.word(a, w));
             if !table_constraint {
                 self.column_def(a, b);
             }
@@ -1166,16 +1158,9 @@ impl<'a, 't> Translator<'a, 't> {
         i += 1;
         if self.word(i, "column") {
             i += 1;
-        } else if [
-            "constraint",
-            "primary",
-            "unique",
-            "check",
-            "foreign",
-            "exclude",
-        ]
-        .iter()
-        .any(|w| self.word(i, w))
+        } else if infer::TABLE_CONSTRAINT_WORDS
+            .iter()
+            .any(|w| self.word(i, w))
         {
             return;
         }
@@ -1302,7 +1287,7 @@ impl<'a, 't> Translator<'a, 't> {
         } else if ty.multiword
             && matches!(
                 ty.oid,
-                Some(oid::TIMESTAMP | oid::TIMESTAMPTZ | oid::TIME | extra_oid::TIMETZ)
+                Some(oid::TIMESTAMP | oid::TIMESTAMPTZ | oid::TIME | oid::TIMETZ)
             )
             && !ty.array
         {

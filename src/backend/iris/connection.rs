@@ -319,6 +319,28 @@ fn connect_socket(p: &ConnectParams) -> Result<TcpStream, OpenError> {
     }))
 }
 
+/// One request of the login (`HS`, `CN`) and its reply, which must have
+/// status OK.
+fn login_request(
+    io: &mut BufReader<Transport>,
+    code: [u8; 2],
+    msg_id: u32,
+    body: &[u8],
+) -> Result<Message, OpenError> {
+    frame::write_frame(io.get_mut(), code, msg_id, 0, body).map_err(|e| open_io_error(e.into()))?;
+    let reply = read_reply(io, msg_id).map_err(|e| match e {
+        ReplyError::Frame(e) => open_io_error(e),
+        ReplyError::Other(m) => OpenError::Protocol(m),
+    })?;
+    if reply.status() != status::OK {
+        return Err(OpenError::Rejected {
+            status: reply.status(),
+            text: message::error_text(&reply.body),
+        });
+    }
+    Ok(reply)
+}
+
 fn open_io_error(e: FrameError) -> OpenError {
     match e {
         FrameError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -379,24 +401,8 @@ impl IrisConnection {
         let mut io = BufReader::with_capacity(64 * 1024, transport);
 
         // HS: msg 1.
-        frame::write_frame(
-            io.get_mut(),
-            code::HANDSHAKE,
-            1,
-            0,
-            &message::handshake_body(p.client.protocol),
-        )
-        .map_err(|e| open_io_error(e.into()))?;
-        let reply = read_reply(&mut io, 1).map_err(|e| match e {
-            ReplyError::Frame(e) => open_io_error(e),
-            ReplyError::Other(m) => OpenError::Protocol(m),
-        })?;
-        if reply.status() != status::OK {
-            return Err(OpenError::Rejected {
-                status: reply.status(),
-                text: message::error_text(&reply.body),
-            });
-        }
+        let handshake_body = message::handshake_body(p.client.protocol);
+        let reply = login_request(&mut io, code::HANDSHAKE, 1, &handshake_body)?;
         let handshake = HandshakeReply::parse(&reply.body)
             .map_err(|e| OpenError::Protocol(format!("unreadable handshake reply: {e}")))?;
         if handshake.protocol < message::MIN_PROTOCOL {
@@ -428,18 +434,7 @@ impl IrisConnection {
         };
         let body = fields.encode(handshake.unicode());
         drop(fields);
-        frame::write_frame(io.get_mut(), code::CONNECT, 3, 0, &body)
-            .map_err(|e| open_io_error(e.into()))?;
-        let reply = read_reply(&mut io, 3).map_err(|e| match e {
-            ReplyError::Frame(e) => open_io_error(e),
-            ReplyError::Other(m) => OpenError::Protocol(m),
-        })?;
-        if reply.status() != status::OK {
-            return Err(OpenError::Rejected {
-                status: reply.status(),
-                text: message::error_text(&reply.body),
-            });
-        }
+        let reply = login_request(&mut io, code::CONNECT, 3, &body)?;
         let login = LoginReply::parse(&reply.body)
             .map_err(|e| OpenError::Protocol(format!("unreadable login reply: {e}")))?;
         if login.features & 3 != 0 {

@@ -41,7 +41,7 @@
 
 use crate::backend::{Cell, Column, Value};
 use crate::wire::error::{PgError, sqlstate};
-use crate::wire::types::{Oid, oid};
+use crate::wire::types::{self, Oid, oid, parse_bool, parse_bytea};
 
 use super::list::{self, Item, ListWriter};
 use super::message::ColumnInfo;
@@ -323,21 +323,20 @@ fn convert(
             if day.unsigned_abs() > MAX_DAYS as u64 {
                 return Err(bad_value(odbc_type, item));
             }
-            let (y, m, d) = civil_from_days(day - HOROLOG_EPOCH_OFFSET);
-            text.push_str(&format_date(y, m, d));
+            text.push_str(&types::date_text(day - HOROLOG_EPOCH_OFFSET)?);
             Slot::Text
         }
         odbc::TIME_HOROLOG | odbc::TIME | odbc::TYPE_TIME
             if matches!(item, Item::Int(_) | Item::Decimal { .. } | Item::Double(_)) =>
         {
             let micros = seconds_to_micros(item).ok_or_else(|| bad_value(odbc_type, item))?;
-            push_time_of_day(text, micros.rem_euclid(86_400_000_000));
+            text.push_str(&types::time_text(micros.rem_euclid(86_400_000_000), -1));
             Slot::Text
         }
         odbc::TIMESTAMP_POSIX if matches!(item, Item::Int(_)) => {
             let raw = item.as_i64().unwrap_or(0);
             let micros = posix_time_to_micros(raw);
-            push_timestamp(text, micros);
+            text.push_str(&types::timestamp_text(micros, false, -1)?);
             Slot::Text
         }
         odbc::TIME
@@ -401,29 +400,6 @@ const HOROLOG_EPOCH_OFFSET: i64 = 47117;
 /// overflowing the calendar arithmetic; PostgreSQL's own range is smaller.
 const MAX_DAYS: i64 = 1_000_000_000;
 
-/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn format_date(y: i64, m: u32, d: u32) -> String {
-    if y <= 0 {
-        // PostgreSQL writes year 0 as 0001 BC.
-        format!("{:04}-{m:02}-{d:02} BC", 1 - y)
-    } else {
-        format!("{y:04}-{m:02}-{d:02}")
-    }
-}
-
 fn seconds_to_micros(item: &Item<'_>) -> Option<i64> {
     match *item {
         Item::Int(s) => s.checked_mul(1_000_000),
@@ -441,22 +417,6 @@ fn seconds_to_micros(item: &Item<'_>) -> Option<i64> {
     }
 }
 
-fn push_time_of_day(out: &mut String, micros: i64) {
-    let secs = micros / 1_000_000;
-    let frac = micros % 1_000_000;
-    out.push_str(&format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    ));
-    if frac != 0 {
-        let f = format!("{frac:06}");
-        out.push('.');
-        out.push_str(f.trim_end_matches('0'));
-    }
-}
-
 /// %PosixTime (ODBC 1093) to microseconds since the Unix epoch, as the
 /// Python driver decodes it.
 pub fn posix_time_to_micros(raw: i64) -> i64 {
@@ -465,22 +425,6 @@ pub fn posix_time_to_micros(raw: i64) -> i64 {
     } else {
         raw | (0xF000_0000_0000_0000_u64 as i64)
     }
-}
-
-fn push_timestamp(out: &mut String, micros: i64) {
-    let days = micros.div_euclid(86_400_000_000);
-    let rest = micros.rem_euclid(86_400_000_000);
-    let (y, m, d) = civil_from_days(days);
-    let date = format_date(y, m, d);
-    // "BC" goes at the very end in PostgreSQL's output.
-    let (date, bc) = match date.strip_suffix(" BC") {
-        Some(d) => (d.to_string(), " BC"),
-        None => (date, ""),
-    };
-    out.push_str(&date);
-    out.push(' ');
-    push_time_of_day(out, rest);
-    out.push_str(bc);
 }
 
 /// Appends parameter `value` to `w` in its natural `$LIST` form. `declared`
@@ -552,64 +496,6 @@ pub fn parse_decimal(s: &str) -> Option<(i64, i8)> {
     }
     let e = exp.checked_sub(i32::try_from(frac_part.len()).ok()?)?;
     Some((m, i8::try_from(e).ok()?))
-}
-
-fn parse_bool(s: &str) -> Result<bool, PgError> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "t" | "true" | "y" | "yes" | "on" | "1" => Ok(true),
-        "f" | "false" | "n" | "no" | "off" | "0" => Ok(false),
-        _ => Err(PgError::error(
-            sqlstate::INVALID_TEXT_REPRESENTATION,
-            format!("invalid input syntax for type boolean: \"{s}\""),
-        )),
-    }
-}
-
-/// PostgreSQL's bytea text input: `\x` hex, or the escape format.
-fn parse_bytea(s: &str) -> Result<Vec<u8>, PgError> {
-    let bad = || {
-        PgError::error(
-            sqlstate::INVALID_TEXT_REPRESENTATION,
-            "invalid input syntax for type bytea",
-        )
-    };
-    if let Some(hex) = s.strip_prefix("\\x").or_else(|| s.strip_prefix("\\X")) {
-        let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if !digits.len().is_multiple_of(2) {
-            return Err(bad());
-        }
-        return digits
-            .chunks(2)
-            .map(|p| {
-                let hi = (p[0] as char).to_digit(16).ok_or_else(bad)?;
-                let lo = (p[1] as char).to_digit(16).ok_or_else(bad)?;
-                Ok((hi * 16 + lo) as u8)
-            })
-            .collect();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' {
-            out.push(b[i]);
-            i += 1;
-        } else if b.get(i + 1) == Some(&b'\\') {
-            out.push(b'\\');
-            i += 2;
-        } else {
-            let oct = b.get(i + 1..i + 4).ok_or_else(bad)?;
-            if !oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                return Err(bad());
-            }
-            let v = oct
-                .iter()
-                .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-            out.push(u8::try_from(v).map_err(|_| bad())?);
-            i += 4;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@
 //! Accepted input: `YYYY-MM-DD` (3+ digit years) or `YYYYMMDD`, then `T` or
 //! spaces and `HH:MM[:SS[.fraction]]`, then `Z`, `UTC`, `GMT` or a numeric
 //! offset (`+hh`, `+hhmm`, `+hh:mm[:ss]`), then `BC`/`AD`; a time alone;
-//! and the special words `infinity`, `-infinity`, `epoch`, `now`, `today`,
-//! `tomorrow`, `yesterday`, `allballs`. PostgreSQL's other spellings (month
-//! names, `MM/DD/YYYY`, AM/PM, named zones) are rejected as invalid syntax.
+//! `am`/`pm` right after a time; and the special words `infinity`,
+//! `-infinity`, `epoch`, `now`, `today`, `tomorrow`, `yesterday`,
+//! `allballs`. PostgreSQL's other spellings (month names, `MM/DD/YYYY`,
+//! named zones) are rejected as invalid syntax.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -84,7 +85,12 @@ impl DateValue {
 
     /// An integer cell: Unix time in seconds (SQLite's INTEGER convention).
     pub(super) fn from_unix_seconds(secs: i64) -> Result<DateValue, PgError> {
-        DateValue::from_days(secs.div_euclid(86_400) - UNIX_TO_PG_DAYS, String::new)
+        DateValue::from_unix_days(secs.div_euclid(86_400))
+    }
+
+    /// A day count since 1970-01-01.
+    pub(super) fn from_unix_days(days: i64) -> Result<DateValue, PgError> {
+        DateValue::from_days(days.saturating_sub(UNIX_TO_PG_DAYS), String::new)
     }
 
     /// A float cell: a Julian day number (SQLite's REAL convention).
@@ -151,6 +157,12 @@ impl TimestampValue {
         let us = secs
             .checked_sub(UNIX_TO_PG_DAYS * 86_400)
             .and_then(|s| s.checked_mul(USECS_PER_SEC));
+        TimestampValue::from_micros(us, String::new)
+    }
+
+    /// Microseconds since 1970-01-01.
+    pub(super) fn from_unix_micros(us: i64) -> Result<TimestampValue, PgError> {
+        let us = us.checked_sub(UNIX_TO_PG_DAYS * USECS_PER_DAY);
         TimestampValue::from_micros(us, String::new)
     }
 
@@ -415,16 +427,51 @@ fn out_of_range(what: &str, input: String) -> PgError {
     PgError::error(sqlstate::DATETIME_FIELD_OVERFLOW, message)
 }
 
+/// What `now`, `today`, `tomorrow` and `yesterday` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Clock {
+    /// The system clock, read when a special word asks for it.
+    System,
+    /// A fixed instant in microseconds since 2000-01-01, such as the
+    /// transaction start PostgreSQL's `now` means inside SQL.
+    At(i64),
+}
+
+impl Clock {
+    /// Microseconds since 2000-01-01.
+    fn now(self) -> i64 {
+        match self {
+            Clock::System => now_micros(),
+            Clock::At(us) => us,
+        }
+    }
+
+    /// Days since 2000-01-01.
+    fn today(self) -> i64 {
+        self.now().div_euclid(USECS_PER_DAY)
+    }
+
+    /// The clock stopped at `unix_micros` (microseconds since 1970-01-01).
+    pub(super) fn at_unix_micros(unix_micros: i64) -> Clock {
+        Clock::At(unix_micros.saturating_sub(UNIX_TO_PG_DAYS * USECS_PER_DAY))
+    }
+}
+
 /// date_in for the accepted forms.
 pub(super) fn parse_date(input: &str) -> Result<DateValue, PgError> {
+    parse_date_at(input, Clock::System)
+}
+
+/// [`parse_date`] with `now` and `today` read from `clock`.
+pub(super) fn parse_date_at(input: &str, clock: Clock) -> Result<DateValue, PgError> {
     let parsed = parse_input(input).map_err(|e| e.into_pg("date", input))?;
     let days = match parsed {
         Input::Special(Special::Infinity) => return Ok(DateValue::Infinity),
         Input::Special(Special::NegInfinity) => return Ok(DateValue::NegInfinity),
         Input::Special(Special::Epoch) => -UNIX_TO_PG_DAYS,
-        Input::Special(Special::Now | Special::Today) => today(),
-        Input::Special(Special::Tomorrow) => today() + 1,
-        Input::Special(Special::Yesterday) => today() - 1,
+        Input::Special(Special::Now | Special::Today) => clock.today(),
+        Input::Special(Special::Tomorrow) => clock.today() + 1,
+        Input::Special(Special::Yesterday) => clock.today() - 1,
         Input::Special(Special::Allballs) => {
             return Err(DtError::Syntax.into_pg("date", input));
         }
@@ -438,9 +485,14 @@ pub(super) fn parse_date(input: &str) -> Result<DateValue, PgError> {
 /// time_in for the accepted forms; microseconds since midnight. A date or
 /// zone in the input is accepted and ignored, as PostgreSQL does.
 pub(super) fn parse_time(input: &str) -> Result<i64, PgError> {
+    parse_time_at(input, Clock::System)
+}
+
+/// [`parse_time`] with `now` read from `clock`.
+pub(super) fn parse_time_at(input: &str, clock: Clock) -> Result<i64, PgError> {
     let parsed = parse_input(input).map_err(|e| e.into_pg("time", input))?;
     match parsed {
-        Input::Special(Special::Now) => Ok(now_micros().rem_euclid(USECS_PER_DAY)),
+        Input::Special(Special::Now) => Ok(clock.now().rem_euclid(USECS_PER_DAY)),
         Input::Special(Special::Allballs) => Ok(0),
         Input::Fields(Fields { time: Some(us), .. }) => Ok(us),
         _ => Err(DtError::Syntax.into_pg("time", input)),
@@ -451,6 +503,15 @@ pub(super) fn parse_time(input: &str) -> Result<i64, PgError> {
 /// zone in the input is ignored (PostgreSQL's timestamp semantics); with it
 /// the value is converted to UTC, and no zone means UTC (the session zone).
 pub(super) fn parse_timestamp(input: &str, tz: bool) -> Result<TimestampValue, PgError> {
+    parse_timestamp_at(input, tz, Clock::System)
+}
+
+/// [`parse_timestamp`] with `now`, `today` ... read from `clock`.
+pub(super) fn parse_timestamp_at(
+    input: &str,
+    tz: bool,
+    clock: Clock,
+) -> Result<TimestampValue, PgError> {
     let type_name = if tz {
         "timestamp with time zone"
     } else {
@@ -461,10 +522,10 @@ pub(super) fn parse_timestamp(input: &str, tz: bool) -> Result<TimestampValue, P
         Input::Special(Special::Infinity) => return Ok(TimestampValue::Infinity),
         Input::Special(Special::NegInfinity) => return Ok(TimestampValue::NegInfinity),
         Input::Special(Special::Epoch) => Some(-UNIX_TO_PG_DAYS * USECS_PER_DAY),
-        Input::Special(Special::Now) => Some(now_micros()),
-        Input::Special(Special::Today) => Some(today() * USECS_PER_DAY),
-        Input::Special(Special::Tomorrow) => Some((today() + 1) * USECS_PER_DAY),
-        Input::Special(Special::Yesterday) => Some((today() - 1) * USECS_PER_DAY),
+        Input::Special(Special::Now) => Some(clock.now()),
+        Input::Special(Special::Today) => Some(clock.today() * USECS_PER_DAY),
+        Input::Special(Special::Tomorrow) => Some((clock.today() + 1) * USECS_PER_DAY),
+        Input::Special(Special::Yesterday) => Some((clock.today() - 1) * USECS_PER_DAY),
         Input::Special(Special::Allballs) => {
             return Err(DtError::Syntax.into_pg(type_name, input));
         }
@@ -487,10 +548,6 @@ fn now_micros() -> i64 {
         Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
     };
     unix_us.saturating_sub(UNIX_TO_PG_DAYS * USECS_PER_DAY)
-}
-
-fn today() -> i64 {
-    now_micros().div_euclid(USECS_PER_DAY)
 }
 
 /// A byte cursor over the trimmed input.
@@ -694,6 +751,13 @@ fn parse_clock(c: &mut Cursor<'_>) -> Result<i64, DtError> {
             };
         }
     }
+    let hour = match parse_meridiem(c) {
+        None => hour,
+        // A 12-hour clock: 1 to 12 (0 is taken as 12 am, as PostgreSQL does).
+        Some(_) if hour > 12 => return Err(DtError::FieldOverflow),
+        Some(Meridiem::Am) => hour % 12,
+        Some(Meridiem::Pm) => hour % 12 + 12,
+    };
     if hour > 24 || minute > 59 || second > 60 {
         return Err(DtError::FieldOverflow);
     }
@@ -702,6 +766,26 @@ fn parse_clock(c: &mut Cursor<'_>) -> Result<i64, DtError> {
         return Err(DtError::FieldOverflow);
     }
     Ok(total)
+}
+
+enum Meridiem {
+    Am,
+    Pm,
+}
+
+/// `am` / `pm` after a time, spaces before it allowed; the cursor stays put
+/// when there is none.
+fn parse_meridiem(c: &mut Cursor<'_>) -> Option<Meridiem> {
+    let start = c.i;
+    c.skip_spaces();
+    if c.eat_word(b"am") {
+        Some(Meridiem::Am)
+    } else if c.eat_word(b"pm") {
+        Some(Meridiem::Pm)
+    } else {
+        c.i = start;
+        None
+    }
 }
 
 /// `Z`, `UTC`, `GMT` (offset 0).
@@ -979,6 +1063,54 @@ mod tests {
         );
         assert_eq!(err("epoch").code, "22007");
         assert_eq!(err("2024-01-02").code, "22007");
+        assert_eq!(err("today").code, "22007");
+    }
+
+    /// Golden text from PostgreSQL 15.18 (`SELECT '10:00 pm'::time` ...).
+    #[test]
+    fn twelve_hour_clock_matches_postgres() {
+        assert_eq!(time("10:00 pm"), "22:00:00");
+        assert_eq!(time("10:00pm"), "22:00:00");
+        assert_eq!(time("10:00 PM"), "22:00:00");
+        assert_eq!(time("0:30 am"), "00:30:00");
+        assert_eq!(time("12:00 am"), "00:00:00");
+        assert_eq!(time("12:30 pm"), "12:30:00");
+        assert_eq!(ts("2024-01-05 10:00 am BC"), "2024-01-05 10:00:00 BC");
+        assert_eq!(tstz("2024-01-05 10:00 pm +02"), "2024-01-05 20:00:00+00");
+        let err = |s: &str| parse_time(s).unwrap_err();
+        assert_eq!(
+            err("13:00 pm").message,
+            "date/time field value out of range: \"13:00 pm\""
+        );
+        assert_eq!(err("24:00 pm").code, "22008");
+        assert_eq!(
+            err("10:00 pmx").message,
+            "invalid input syntax for type time: \"10:00 pmx\""
+        );
+        assert_eq!(err("10:00 p").code, "22007");
+        assert_eq!(err("10 pm").code, "22007");
+    }
+
+    #[test]
+    fn special_words_read_the_given_clock() {
+        // 2024-01-02 03:04:05.5 UTC.
+        let clock = Clock::at_unix_micros(1_704_164_645_500_000);
+        let ts = |s: &str| {
+            parse_timestamp_at(s, true, clock)
+                .unwrap()
+                .to_text_string(true)
+        };
+        assert_eq!(ts("now"), "2024-01-02 03:04:05.5+00");
+        assert_eq!(ts("today"), "2024-01-02 00:00:00+00");
+        assert_eq!(ts("tomorrow"), "2024-01-03 00:00:00+00");
+        assert_eq!(ts("yesterday"), "2024-01-01 00:00:00+00");
+        let date = |s: &str| parse_date_at(s, clock).unwrap().to_text_string();
+        assert_eq!(date("now"), "2024-01-02");
+        assert_eq!(date("tomorrow"), "2024-01-03");
+        assert_eq!(
+            time_to_string(parse_time_at("now", clock).unwrap()),
+            "03:04:05.5"
+        );
     }
 
     /// Golden bytes from PostgreSQL 15.18: date_send, timestamp_send,

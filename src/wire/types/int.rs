@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{invalid_syntax, is_pg_space, trim_pg_space};
+use super::{invalid_syntax, skip_pg_space, take_sign, trim_pg_space};
 use crate::wire::error::{PgError, sqlstate};
 
 /// Longest decimal i64: `-9223372036854775808`.
@@ -12,7 +12,7 @@ pub(super) const I64_MAX_LEN: usize = 20;
 
 /// The integer types, with their ranges and PostgreSQL's names for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum IntKind {
+pub enum IntKind {
     Int2,
     Int4,
     Int8,
@@ -22,7 +22,7 @@ pub(super) enum IntKind {
 
 impl IntKind {
     /// The name `invalid input syntax for type ...` uses.
-    pub(super) fn sql_name(self) -> &'static str {
+    pub fn sql_name(self) -> &'static str {
         match self {
             IntKind::Int2 => "smallint",
             IntKind::Int4 => "integer",
@@ -32,7 +32,7 @@ impl IntKind {
     }
 
     /// Range-checks a value converted from another type (a cast).
-    pub(super) fn check(self, v: i64) -> Result<i64, PgError> {
+    pub fn check(self, v: i64) -> Result<i64, PgError> {
         let ok = match self {
             IntKind::Int2 => i16::try_from(v).is_ok(),
             IntKind::Int4 => i32::try_from(v).is_ok(),
@@ -55,7 +55,7 @@ impl IntKind {
     }
 
     /// 22003 as a cast reports it: `integer out of range`.
-    pub(super) fn cast_out_of_range(self) -> PgError {
+    pub fn cast_out_of_range(self) -> PgError {
         let message = match self {
             IntKind::Int2 => "smallint out of range",
             IntKind::Int4 => "integer out of range",
@@ -84,20 +84,8 @@ impl IntKind {
 pub(super) fn parse(input: &str, kind: IntKind) -> Result<i64, PgError> {
     let bytes = input.as_bytes();
     let mut i = 0;
-    while i < bytes.len() && is_pg_space(bytes[i]) {
-        i += 1;
-    }
-    let negative = match bytes.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    skip_pg_space(bytes, &mut i);
+    let negative = take_sign(bytes, &mut i);
     let digits_start = i;
     let mut magnitude: u64 = 0;
     let mut overflow = false;
@@ -122,9 +110,7 @@ pub(super) fn parse(input: &str, kind: IntKind) -> Result<i64, PgError> {
     let Some(value) = value else {
         return Err(kind.input_out_of_range(input));
     };
-    while i < bytes.len() && is_pg_space(bytes[i]) {
-        i += 1;
-    }
+    skip_pg_space(bytes, &mut i);
     if i != bytes.len() {
         return Err(invalid_syntax(kind.sql_name(), input));
     }

@@ -32,10 +32,13 @@ use bytes::{BufMut, BytesMut};
 use crate::backend::{Cell, Value};
 use crate::wire::error::{PgError, sqlstate};
 
-pub use names::{known_types, parse_type_name, type_name, type_size};
+pub use int::IntKind;
+pub use names::{
+    array_type, element_type, known_types, numeric_typmod, parse_type_name, type_modifier,
+    type_name, type_oid, type_size,
+};
 
 use datetime::{DateValue, TimestampValue};
-use int::IntKind;
 use numeric::NumericValue;
 
 /// A PostgreSQL type OID.
@@ -110,6 +113,7 @@ pub mod oid {
     pub const UUID_ARRAY: Oid = 2951;
     pub const JSONB: Oid = 3802;
     pub const JSONB_ARRAY: Oid = 3807;
+    pub const REGNAMESPACE: Oid = 4089;
 }
 
 /// Wire format of a value: 0 = text, 1 = binary.
@@ -158,8 +162,16 @@ pub fn encode_text_with_typmod(
     typmod: i32,
     out: &mut BytesMut,
 ) -> Result<(), PgError> {
+    all_or_nothing(out, |out| encode_text_inner(cell, oid, typmod, out))
+}
+
+/// Runs `encode` on `out`, which is left as it was if `encode` fails.
+fn all_or_nothing(
+    out: &mut BytesMut,
+    encode: impl FnOnce(&mut BytesMut) -> Result<(), PgError>,
+) -> Result<(), PgError> {
     let start = out.len();
-    let result = encode_text_inner(cell, oid, typmod, out);
+    let result = encode(out);
     if result.is_err() {
         out.truncate(start);
     }
@@ -194,11 +206,7 @@ fn encode_text_inner(
         oid::TIMESTAMPTZ => cell_to_timestamp(cell, true, typmod)?.put_text(out, true),
         oid::UUID => uuid::put_text(out, &cell_to_uuid(cell)?),
         oid::CHAR => put_char_text(out, cell_to_char(cell)?),
-        oid::BPCHAR => {
-            let start = out.len();
-            put_cell_text(cell, out)?;
-            pad_bpchar(out, start, typmod);
-        }
+        oid::BPCHAR => put_bpchar(cell, typmod, out)?,
         _ => put_cell_text(cell, out)?,
     }
     Ok(())
@@ -249,12 +257,7 @@ pub fn encode_binary_with_typmod(
     typmod: i32,
     out: &mut BytesMut,
 ) -> Result<(), PgError> {
-    let start = out.len();
-    let result = encode_binary_inner(cell, oid, typmod, out);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+    all_or_nothing(out, |out| encode_binary_inner(cell, oid, typmod, out))
 }
 
 fn encode_binary_inner(
@@ -297,11 +300,7 @@ fn encode_binary_inner(
             out.put_u8(1);
             put_cell_text(cell, out)?;
         }
-        oid::BPCHAR => {
-            let start = out.len();
-            put_cell_text(cell, out)?;
-            pad_bpchar(out, start, typmod);
-        }
+        oid::BPCHAR => put_bpchar(cell, typmod, out)?,
         _ => put_cell_text(cell, out)?,
     }
     Ok(())
@@ -322,7 +321,7 @@ pub fn decode_param(bytes: &[u8], oid: Oid, format: Format) -> Result<Value, PgE
 
 fn decode_text_param(s: &str, oid: Oid) -> Result<Value, PgError> {
     Ok(match oid {
-        oid::BOOL => Value::Bool(parse_bool_text(s)?),
+        oid::BOOL => Value::Bool(parse_bool(s)?),
         oid::INT2 => Value::Int(int::parse(s, IntKind::Int2)?),
         oid::INT4 => Value::Int(int::parse(s, IntKind::Int4)?),
         oid::INT8 => Value::Int(int::parse(s, IntKind::Int8)?),
@@ -417,6 +416,85 @@ fn decode_binary_param(bytes: &[u8], oid: Oid) -> Result<Value, PgError> {
 }
 
 // ---------------------------------------------------------------------------
+// Single values for backends that convert them in SQL (the embedded
+// backend's casts and clock functions, IRIS parameters and rows): the same
+// input and output rules as the wire, one value at a time.
+// ---------------------------------------------------------------------------
+
+/// boolin: `t`/`true`/`yes`/`on`/`1` and their false counterparts, any
+/// case, any unambiguous prefix, surrounding whitespace ignored; 22P02
+/// otherwise.
+pub fn parse_bool(input: &str) -> Result<bool, PgError> {
+    int::parse_bool(input).ok_or_else(|| invalid_syntax("boolean", input))
+}
+
+/// byteain: hex (`\x0102`, whitespace between pairs) or escape format.
+pub fn parse_bytea(input: &str) -> Result<Vec<u8>, PgError> {
+    bytea::parse_text(input)
+}
+
+/// `'input'::numeric(p,s)` as text: numeric_in, then apply_typmod when
+/// `typmod` is a `numeric(p,s)` modifier (-1 for none), then numeric_out.
+pub fn numeric_text(input: &str, typmod: i32) -> Result<String, PgError> {
+    let mut rounded = Vec::new();
+    Ok(numeric::parse(input)?
+        .apply_typmod(typmod, &mut rounded)?
+        .to_text_string())
+}
+
+/// `'input'::type(p)` as text, for `oid` date, time, timestamp or
+/// timestamptz (anything else is refused with XX000): the input function,
+/// rounding to `typmod` fractional digits (-1 for none), then the output
+/// function. `now`, `today` and friends mean `now_unix_micros`
+/// (microseconds since 1970-01-01), as PostgreSQL means the transaction
+/// start.
+pub fn datetime_text(
+    input: &str,
+    oid: Oid,
+    typmod: i32,
+    now_unix_micros: i64,
+) -> Result<String, PgError> {
+    let clock = datetime::Clock::at_unix_micros(now_unix_micros);
+    match oid {
+        oid::DATE => Ok(datetime::parse_date_at(input, clock)?.to_text_string()),
+        oid::TIME => {
+            let us = datetime::parse_time_at(input, clock)?;
+            Ok(datetime::time_to_string(datetime::round_to_precision(
+                us, typmod,
+            )))
+        }
+        oid::TIMESTAMP | oid::TIMESTAMPTZ => {
+            let tz = oid == oid::TIMESTAMPTZ;
+            let ts = datetime::parse_timestamp_at(input, tz, clock)?;
+            Ok(ts.with_precision(typmod).to_text_string(tz))
+        }
+        _ => Err(PgError::internal(format!(
+            "type {} is not a date or time type",
+            TypeLabel(oid)
+        ))),
+    }
+}
+
+/// date_out of a day count since 1970-01-01; 22008 outside date's range.
+pub fn date_text(unix_days: i64) -> Result<String, PgError> {
+    Ok(DateValue::from_unix_days(unix_days)?.to_text_string())
+}
+
+/// time_out of microseconds since midnight (0 to 24:00:00), rounded to
+/// `time(typmod)` (-1 for no rounding).
+pub fn time_text(micros: i64, typmod: i32) -> String {
+    datetime::time_to_string(datetime::round_to_precision(micros, typmod))
+}
+
+/// timestamp_out (timestamptz_out in UTC when `with_zone`) of microseconds
+/// since 1970-01-01, rounded to `timestamp(typmod)` (-1 for no rounding);
+/// 22008 outside timestamp's range.
+pub fn timestamp_text(unix_micros: i64, with_zone: bool, typmod: i32) -> Result<String, PgError> {
+    let ts = TimestampValue::from_unix_micros(unix_micros)?;
+    Ok(ts.with_precision(typmod).to_text_string(with_zone))
+}
+
+// ---------------------------------------------------------------------------
 // Cell conversions: what the backend holds -> the value of the declared type.
 // ---------------------------------------------------------------------------
 
@@ -466,12 +544,8 @@ fn cell_to_bool(cell: Cell<'_>) -> Result<bool, PgError> {
         Cell::Bool(b) => Ok(b),
         // int4 -> bool is "non-zero is true" in PostgreSQL too.
         Cell::Int(i) => Ok(i != 0),
-        _ => with_cell_text(cell, parse_bool_text),
+        _ => with_cell_text(cell, parse_bool),
     }
-}
-
-fn parse_bool_text(s: &str) -> Result<bool, PgError> {
-    int::parse_bool(s).ok_or_else(|| invalid_syntax("boolean", s))
 }
 
 fn cell_to_int(cell: Cell<'_>, kind: IntKind) -> Result<i64, PgError> {
@@ -628,6 +702,15 @@ fn put_char_text(out: &mut BytesMut, c: u8) {
     }
 }
 
+/// A bpchar value, text and binary alike: the cell's text, space-padded to
+/// `char(n)`'s width as PostgreSQL stores it (typmod n + 4).
+fn put_bpchar(cell: Cell<'_>, typmod: i32, out: &mut BytesMut) -> Result<(), PgError> {
+    let start = out.len();
+    put_cell_text(cell, out)?;
+    pad_bpchar(out, start, typmod);
+    Ok(())
+}
+
 /// bpchar(n) values are stored space-padded to n characters (typmod n + 4).
 fn pad_bpchar(out: &mut BytesMut, start: usize, typmod: i32) {
     // The largest length PostgreSQL accepts for char(n).
@@ -782,4 +865,26 @@ fn is_pg_space(b: u8) -> bool {
 
 fn trim_pg_space(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_ascii() && is_pg_space(c as u8))
+}
+
+/// Moves `*i` past PostgreSQL spaces in `bytes`.
+fn skip_pg_space(bytes: &[u8], i: &mut usize) {
+    while bytes.get(*i).is_some_and(|&b| is_pg_space(b)) {
+        *i += 1;
+    }
+}
+
+/// Consumes an optional `+` or `-` at `bytes[*i]`: whether it was `-`.
+fn take_sign(bytes: &[u8], i: &mut usize) -> bool {
+    match bytes.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    }
 }

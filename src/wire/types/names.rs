@@ -88,6 +88,7 @@ const TYPES: &[TypeInfo] = &[
     t(oid::UUID_ARRAY, "_uuid", -1, 0),
     t(oid::JSONB, "jsonb", -1, oid::JSONB_ARRAY),
     t(oid::JSONB_ARRAY, "_jsonb", -1, 0),
+    t(oid::REGNAMESPACE, "regnamespace", 4, 0),
 ];
 
 /// Every type pgiris knows: (OID, typname, typlen, array type OID), for
@@ -111,6 +112,25 @@ pub fn type_name(oid: Oid) -> &'static str {
 
 pub(super) fn known_type_name(oid: Oid) -> Option<&'static str> {
     info(oid).map(|t| t.name)
+}
+
+/// The OID of the type whose pg_type.typname is `typname` (`int4`,
+/// `timestamptz`, `_text`), for a type pgiris knows.
+pub fn type_oid(typname: &str) -> Option<Oid> {
+    TYPES.iter().find(|t| t.name == typname).map(|t| t.oid)
+}
+
+/// pg_type.typarray: the array type of `element`, if it has one.
+pub fn array_type(element: Oid) -> Option<Oid> {
+    info(element).map(|t| t.array).filter(|&a| a != 0)
+}
+
+/// The element type of the array type `array`.
+pub fn element_type(array: Oid) -> Option<Oid> {
+    TYPES
+        .iter()
+        .find(|t| t.array == array && array != 0)
+        .map(|t| t.oid)
 }
 
 /// pg_type.typlen for RowDescription: the fixed size, -1 for variable
@@ -137,11 +157,21 @@ pub fn parse_type_name(sql_type: &str) -> Option<(Oid, i32)> {
     let (base, args) = split_modifiers(s)?;
     let (oid, typmod) = base_type(&base, &args)?;
     if array {
-        let array_oid = info(oid).map(|t| t.array).filter(|&a| a != 0)?;
-        Some((array_oid, typmod))
+        Some((array_type(oid)?, typmod))
     } else {
         Some((oid, typmod))
     }
+}
+
+/// The type modifier of `numeric(precision, scale)`:
+/// `((precision << 16) | scale) + 4`, the scale as an 11-bit signed field.
+/// `None` outside PostgreSQL's limits (precision 1 to 1000, scale -1000 to
+/// 1000).
+pub fn numeric_typmod(precision: i64, scale: i64) -> Option<i32> {
+    if !(1..=1000).contains(&precision) || !(-1000..=1000).contains(&scale) {
+        return None;
+    }
+    i32::try_from(((precision << 16) | (scale & 0x7ff)) + 4).ok()
 }
 
 /// Strips trailing `[]` / `[n]` groups.
@@ -183,28 +213,36 @@ fn collapse_spaces(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A length modifier `n` within `1..=max`, stored as `n + 4`.
-fn length_typmod(args: &[i64], max: i64, default: i32) -> Option<i32> {
-    match args {
-        [] => Some(default),
-        [n] if (1..=max).contains(n) => i32::try_from(n + 4).ok(),
-        _ => None,
-    }
-}
-
-/// A fractional-seconds precision: 0..=6, larger values reduced to 6 as
-/// PostgreSQL does (with a warning).
-fn precision_typmod(args: &[i64]) -> Option<i32> {
-    match args {
-        [] => Some(-1),
-        [p] if *p >= 0 => Some((*p).min(6) as i32),
+/// The type modifier (atttypmod) PostgreSQL stores for `type(args)`:
+/// `varchar(n)` and `bpchar(n)` n + 4, `numeric(p[,s])` as
+/// [`numeric_typmod`], `time(p)`, `timetz(p)`, `timestamp(p)` and
+/// `timestamptz(p)` p (above 6 reduced to 6, as PostgreSQL does with a
+/// warning), `interval(p)` its precision with every field, `bit(n)` and
+/// `varbit(n)` n. -1 without arguments; `None` when the arguments are not
+/// valid for the type (or it takes none).
+pub fn type_modifier(oid: Oid, args: &[i64]) -> Option<i32> {
+    const VARCHAR_MAX: i64 = 10_485_760;
+    const BIT_MAX: i64 = 83_886_080;
+    match (oid, args) {
+        (_, []) => Some(-1),
+        (oid::VARCHAR | oid::BPCHAR, [n]) if (1..=VARCHAR_MAX).contains(n) => {
+            i32::try_from(n + 4).ok()
+        }
+        (oid::NUMERIC, [p]) => numeric_typmod(*p, 0),
+        (oid::NUMERIC, [p, s]) => numeric_typmod(*p, *s),
+        (oid::TIME | oid::TIMETZ | oid::TIMESTAMP | oid::TIMESTAMPTZ, [p]) if *p >= 0 => {
+            i32::try_from((*p).min(6)).ok()
+        }
+        // INTERVAL_FULL_RANGE in the high half.
+        (oid::INTERVAL, [p]) if (0..=6).contains(p) => i32::try_from((0x7fff << 16) | p).ok(),
+        (oid::BIT | oid::VARBIT, [n]) if (1..=BIT_MAX).contains(n) => i32::try_from(*n).ok(),
         _ => None,
     }
 }
 
 fn base_type(base: &str, args: &[i64]) -> Option<(Oid, i32)> {
-    const VARCHAR_MAX: i64 = 10_485_760;
     let plain = |oid: Oid| args.is_empty().then_some((oid, -1));
+    let with_args = |oid: Oid| Some((oid, type_modifier(oid, args)?));
     match base {
         "int" | "integer" | "int4" | "serial" | "serial4" => plain(oid::INT4),
         "smallint" | "int2" | "smallserial" | "serial2" => plain(oid::INT2),
@@ -217,37 +255,21 @@ fn base_type(base: &str, args: &[i64]) -> Option<(Oid, i32)> {
             [p] if (25..=53).contains(p) => Some((oid::FLOAT8, -1)),
             _ => None,
         },
-        "numeric" | "decimal" | "dec" => {
-            let typmod = match args {
-                [] => -1,
-                [p] if (1..=1000).contains(p) => (p << 16) + 4,
-                [p, s] if (1..=1000).contains(p) && (-1000..=1000).contains(s) => {
-                    ((p << 16) | (s & 0x7ff)) + 4
-                }
-                _ => return None,
-            };
-            Some((oid::NUMERIC, i32::try_from(typmod).ok()?))
-        }
-        "varchar" | "character varying" | "char varying" => {
-            Some((oid::VARCHAR, length_typmod(args, VARCHAR_MAX, -1)?))
-        }
+        "numeric" | "decimal" | "dec" => with_args(oid::NUMERIC),
+        "varchar" | "character varying" | "char varying" => with_args(oid::VARCHAR),
         // Bare `char` is `char(1)`; `bpchar` is unbounded.
-        "char" | "character" => Some((oid::BPCHAR, length_typmod(args, VARCHAR_MAX, 5)?)),
-        "bpchar" => Some((oid::BPCHAR, length_typmod(args, VARCHAR_MAX, -1)?)),
+        "char" | "character" if args.is_empty() => Some((oid::BPCHAR, 5)),
+        "char" | "character" | "bpchar" => with_args(oid::BPCHAR),
         "bool" | "boolean" => plain(oid::BOOL),
-        "time" | "time without time zone" => Some((oid::TIME, precision_typmod(args)?)),
-        "timetz" | "time with time zone" => Some((oid::TIMETZ, precision_typmod(args)?)),
-        "timestamp" | "timestamp without time zone" => {
-            Some((oid::TIMESTAMP, precision_typmod(args)?))
-        }
-        "timestamptz" | "timestamp with time zone" => {
-            Some((oid::TIMESTAMPTZ, precision_typmod(args)?))
-        }
-        "bit" => Some((oid::BIT, length_typmod(args, 83_886_080, 5)? - 4)),
-        "bit varying" | "varbit" => match length_typmod(args, 83_886_080, -1)? {
-            -1 => Some((oid::VARBIT, -1)),
-            n => Some((oid::VARBIT, n - 4)),
-        },
+        "time" | "time without time zone" => with_args(oid::TIME),
+        "timetz" | "time with time zone" => with_args(oid::TIMETZ),
+        "timestamp" | "timestamp without time zone" => with_args(oid::TIMESTAMP),
+        "timestamptz" | "timestamp with time zone" => with_args(oid::TIMESTAMPTZ),
+        "interval" => with_args(oid::INTERVAL),
+        // Bare `bit` is `bit(1)`.
+        "bit" if args.is_empty() => Some((oid::BIT, 1)),
+        "bit" => with_args(oid::BIT),
+        "bit varying" | "varbit" => with_args(oid::VARBIT),
         "\"char\"" => plain(oid::CHAR),
         _ => {
             // Any other pg_type name, unquoted or quoted (case preserved by
@@ -259,8 +281,7 @@ fn base_type(base: &str, args: &[i64]) -> Option<(Oid, i32)> {
             if name == "char" || name.is_empty() {
                 return None;
             }
-            let found = TYPES.iter().find(|t| t.name == name)?;
-            plain(found.oid)
+            plain(type_oid(name)?)
         }
     }
 }
@@ -370,6 +391,13 @@ mod tests {
             ("timestamp (3) with time zone", Some((oid::TIMESTAMPTZ, 3))),
             ("timestamp(-1)", None),
             ("interval", Some((oid::INTERVAL, -1))),
+            // atttypmod as PostgreSQL 15.18 stores it.
+            ("interval(3)", Some((oid::INTERVAL, 0x7fff_0003))),
+            ("interval(7)", None),
+            ("bit", Some((oid::BIT, 1))),
+            ("varbit(5)", Some((oid::VARBIT, 5))),
+            ("bit varying", Some((oid::VARBIT, -1))),
+            ("regnamespace", Some((oid::REGNAMESPACE, -1))),
             ("uuid", Some((oid::UUID, -1))),
             ("json", Some((oid::JSON, -1))),
             ("jsonb", Some((oid::JSONB, -1))),
@@ -388,6 +416,47 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(parse_type_name(input), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn catalog_lookups() {
+        assert_eq!(type_oid("int4"), Some(oid::INT4));
+        assert_eq!(type_oid("_text"), Some(oid::TEXT_ARRAY));
+        assert_eq!(type_oid("integer"), None);
+        assert_eq!(array_type(oid::TIMESTAMPTZ), Some(oid::TIMESTAMPTZ_ARRAY));
+        assert_eq!(array_type(oid::REGCLASS), None);
+        assert_eq!(array_type(99_999), None);
+        assert_eq!(element_type(oid::INT4_ARRAY), Some(oid::INT4));
+        assert_eq!(element_type(oid::INT4), None);
+        assert_eq!(element_type(0), None);
+        for t in TYPES.iter().filter(|t| t.array != 0) {
+            assert_eq!(element_type(t.array), Some(t.oid), "{}", t.name);
+        }
+    }
+
+    /// atttypmod as PostgreSQL 15.18 stores it (`pg_attribute` of a table
+    /// declared with these types).
+    #[test]
+    fn type_modifiers() {
+        let cases: &[(Oid, &[i64], Option<i32>)] = &[
+            (oid::VARCHAR, &[20], Some(24)),
+            (oid::BPCHAR, &[1], Some(5)),
+            (oid::VARCHAR, &[0], None),
+            (oid::NUMERIC, &[10, 2], Some(655_366)),
+            (oid::NUMERIC, &[5], Some((5 << 16) + 4)),
+            (oid::TIME, &[9], Some(6)),
+            (oid::TIMESTAMPTZ, &[3], Some(3)),
+            (oid::TIMESTAMP, &[-1], None),
+            (oid::INTERVAL, &[3], Some(0x7fff_0003)),
+            (oid::BIT, &[8], Some(8)),
+            (oid::VARBIT, &[0], None),
+            (oid::INT4, &[], Some(-1)),
+            (oid::INT4, &[4], None),
+            (oid::NUMERIC, &[1, 2, 3], None),
+        ];
+        for &(oid, args, want) in cases {
+            assert_eq!(type_modifier(oid, args), want, "{oid} {args:?}");
         }
     }
 }

@@ -13,7 +13,7 @@ use std::fmt::Write;
 use bytes::BufMut;
 
 use super::int::IntKind;
-use super::{StackBuf, invalid_syntax, is_pg_space, trim_pg_space};
+use super::{StackBuf, invalid_syntax, is_pg_space, skip_pg_space, take_sign, trim_pg_space};
 use crate::wire::error::{PgError, sqlstate};
 
 /// NUMERIC_DSCALE_MAX: the most digits after the point.
@@ -204,7 +204,54 @@ pub(super) fn typmod_scale(typmod: i32) -> Option<i64> {
     Some(((packed & 0x7ff) ^ 0x400) - 0x400)
 }
 
+/// The precision of a `numeric(p,s)` type modifier, if any.
+fn typmod_precision(typmod: i32) -> Option<i64> {
+    (typmod >= 4).then(|| i64::from(((typmod - 4) >> 16) & 0xffff))
+}
+
 impl<'a> NumericValue<'a> {
+    /// apply_typmod: the value rounded to the scale of a `numeric(p,s)`
+    /// type modifier, or 22003 `numeric field overflow` when it then has
+    /// more than `p - s` integer digits, or is infinite. Without a
+    /// modifier, the value unchanged.
+    pub(super) fn apply_typmod(
+        self,
+        typmod: i32,
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<NumericValue<'a>, PgError> {
+        let (Some(precision), Some(scale)) = (typmod_precision(typmod), typmod_scale(typmod))
+        else {
+            return Ok(self);
+        };
+        let field_overflow = |detail: String| {
+            PgError::error(
+                sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                "numeric field overflow",
+            )
+            .with_detail(detail)
+        };
+        let max_digits = precision - scale;
+        match self.with_scale(scale, scratch) {
+            NumericValue::PosInf | NumericValue::NegInf => Err(field_overflow(format!(
+                "A field with precision {precision}, scale {scale} cannot hold an infinite value."
+            ))),
+            NumericValue::Finite(d)
+                if d.first_nonzero()
+                    .is_some_and(|first| d.point - first > max_digits) =>
+            {
+                // PostgreSQL shows 10^0 as 1.
+                let limit = match max_digits {
+                    0 => "1".to_owned(),
+                    n => format!("10^{n}"),
+                };
+                Err(field_overflow(format!(
+                    "A field with precision {precision}, scale {scale} must round to an absolute value less than {limit}."
+                )))
+            }
+            rounded => Ok(rounded),
+        }
+    }
+
     /// The value rounded to `scale` decimals (half away from zero) and
     /// shown with `max(scale, 0)` of them, as apply_typmod stores it. New
     /// digits go into `scratch`, which stays empty (unallocated) unless
@@ -331,17 +378,7 @@ pub(super) fn parse(input: &str) -> Result<NumericValue<'_>, PgError> {
 
     let bytes = s.as_bytes();
     let mut i = 0;
-    let negative = match bytes.first() {
-        Some(b'-') => {
-            i = 1;
-            true
-        }
-        Some(b'+') => {
-            i = 1;
-            false
-        }
-        _ => false,
-    };
+    let negative = take_sign(bytes, &mut i);
     let int_start = i;
     while bytes.get(i).is_some_and(u8::is_ascii_digit) {
         i += 1;
@@ -363,20 +400,8 @@ pub(super) fn parse(input: &str) -> Result<NumericValue<'_>, PgError> {
     if matches!(bytes.get(i), Some(b'e' | b'E')) {
         i += 1;
         // The exponent is read with strtol, which skips leading whitespace.
-        while bytes.get(i).is_some_and(|&b| is_pg_space(b)) {
-            i += 1;
-        }
-        let exp_negative = match bytes.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        skip_pg_space(bytes, &mut i);
+        let exp_negative = take_sign(bytes, &mut i);
         let exp_start = i;
         while let Some(d) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
             exponent = exponent
@@ -774,6 +799,59 @@ mod tests {
         let mut untouched = Vec::new();
         let _ = parse("1.5").unwrap().with_scale(3, &mut untouched);
         assert_eq!(untouched.capacity(), 0);
+    }
+
+    /// Golden results from PostgreSQL 15.18 (`SELECT <x>::numeric(p,s)`).
+    #[test]
+    fn typmod_precision_overflows_like_postgres() {
+        let typmod = |p: i32, s: i32| ((p << 16) | (s & 0x7ff)) + 4;
+        let apply = |input: &str, tm: i32| {
+            let mut scratch = Vec::new();
+            parse(input)
+                .unwrap()
+                .apply_typmod(tm, &mut scratch)
+                .map(|v| v.to_text_string())
+        };
+        for (input, p, s, want) in [
+            ("0.05", 2, 3, "0.050"),
+            ("0.4", 1, 1, "0.4"),
+            ("12345", 5, -2, "12300"),
+            ("123456", 5, -2, "123500"),
+            ("1e3", 10, 2, "1000.00"),
+            ("0.000", 1, 1, "0.0"),
+            ("nan", 5, 2, "NaN"),
+        ] {
+            assert_eq!(apply(input, typmod(p, s)).unwrap(), want, "{input}");
+        }
+        for (input, p, s, detail) in [
+            (
+                "123.456",
+                4,
+                2,
+                "must round to an absolute value less than 10^2.",
+            ),
+            (
+                "0.5",
+                2,
+                3,
+                "must round to an absolute value less than 10^-1.",
+            ),
+            ("5", 1, 1, "must round to an absolute value less than 1."),
+            ("0.96", 1, 1, "must round to an absolute value less than 1."),
+            ("inf", 5, 2, "cannot hold an infinite value."),
+        ] {
+            let e = apply(input, typmod(p, s)).unwrap_err();
+            assert_eq!(
+                (e.code, e.message.as_str()),
+                ("22003", "numeric field overflow")
+            );
+            assert_eq!(
+                e.detail.as_deref(),
+                Some(format!("A field with precision {p}, scale {s} {detail}").as_str()),
+                "{input}"
+            );
+        }
+        assert_eq!(apply("123.456", -1).unwrap(), "123.456");
     }
 
     #[test]

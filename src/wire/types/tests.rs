@@ -1081,3 +1081,73 @@ fn randomized_binary_values_round_trip() {
         );
     }
 }
+
+/// The single-value functions backends call, with PostgreSQL 15.18's
+/// answers (`SELECT '...'::type(p)` with TimeZone UTC).
+#[test]
+fn single_values_for_backends() {
+    assert_eq!(parse_bool(" of ").ok(), Some(false));
+    assert_eq!(
+        parse_bool("o").unwrap_err().message,
+        "invalid input syntax for type boolean: \"o\""
+    );
+    assert_eq!(parse_bytea("\\x41 42").ok(), Some(b"AB".to_vec()));
+    assert_eq!(parse_bytea("\\X41").unwrap_err().code, "22P02");
+
+    let typmod = |p, s| numeric_typmod(p, s).unwrap();
+    assert_eq!(numeric_text(" 1.50 ", -1).unwrap(), "1.50");
+    assert_eq!(numeric_text("1.555", typmod(5, 2)).unwrap(), "1.56");
+    assert_eq!(
+        numeric_text("123.456", typmod(4, 2))
+            .unwrap_err()
+            .detail
+            .as_deref(),
+        Some("A field with precision 4, scale 2 must round to an absolute value less than 10^2.")
+    );
+    assert_eq!(numeric_typmod(10, 2), Some(655_366));
+    assert_eq!(numeric_typmod(0, 0), None);
+    assert_eq!(numeric_typmod(5, 1001), None);
+
+    // 2024-01-02 03:04:05.5 UTC stands for the transaction start.
+    let now = 1_704_164_645_500_000;
+    let dt = |s: &str, oid: Oid, typmod: i32| datetime_text(s, oid, typmod, now);
+    assert_eq!(
+        dt("now", oid::TIMESTAMPTZ, -1).unwrap(),
+        "2024-01-02 03:04:05.5+00"
+    );
+    assert_eq!(dt("now", oid::TIMESTAMP, 0).unwrap(), "2024-01-02 03:04:06");
+    assert_eq!(dt("today", oid::DATE, -1).unwrap(), "2024-01-02");
+    assert_eq!(dt("now", oid::TIME, -1).unwrap(), "03:04:05.5");
+    assert_eq!(dt("10:00:00.25 pm", oid::TIME, 1).unwrap(), "22:00:00.3");
+    assert_eq!(
+        dt("2024-01-05 10:00:00.5 +05:30", oid::TIMESTAMPTZ, -1).unwrap(),
+        "2024-01-05 04:30:00.5+00"
+    );
+    assert_eq!(
+        dt("x", oid::DATE, -1).unwrap_err().message,
+        "invalid input syntax for type date: \"x\""
+    );
+    assert_eq!(dt("2024-01-02", oid::TEXT, -1).unwrap_err().code, "XX000");
+
+    assert_eq!(date_text(0).unwrap(), "1970-01-01");
+    assert_eq!(date_text(-719_163).unwrap(), "0001-12-31 BC");
+    assert_eq!(date_text(i64::MAX).unwrap_err().code, "22008");
+    assert_eq!(time_text(3_661_000_000, -1), "01:01:01");
+    assert_eq!(time_text(86_399_600_000, 0), "24:00:00");
+    assert_eq!(
+        timestamp_text(now, true, -1).unwrap(),
+        "2024-01-02 03:04:05.5+00"
+    );
+    assert_eq!(
+        timestamp_text(now, false, 0).unwrap(),
+        "2024-01-02 03:04:06"
+    );
+    assert_eq!(
+        timestamp_text(-62_135_683_200_000_000, true, -1).unwrap(),
+        "0001-12-31 00:00:00+00 BC"
+    );
+    assert_eq!(
+        timestamp_text(i64::MIN, false, -1).unwrap_err().code,
+        "22008"
+    );
+}

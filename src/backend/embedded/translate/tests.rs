@@ -4,12 +4,14 @@
 //! by `psql -X -A -t -F '|' -P null='<null>' -f queries.sql` against a
 //! PostgreSQL 15.18 server (TimeZone UTC), pasted verbatim.
 
+use bytes::BytesMut;
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
 use super::*;
 use crate::backend::embedded::infer;
-use crate::wire::types::Oid;
+use crate::backend::{Cell, Value};
+use crate::wire::types::{self, Format, Oid};
 
 /// The per-session functions the backend registers, stubbed with fixed
 /// answers so translated statements that call them run.
@@ -33,25 +35,17 @@ fn db() -> Connection {
     conn
 }
 
-/// Renders a SQLite value the way PostgreSQL prints a value of type `ty`
-/// (what the backend's encoder does with the inferred column type).
+/// Renders a SQLite value the way PostgreSQL prints a value of type `ty`:
+/// with the backend's own encoder and the inferred column type.
 fn render(v: ValueRef<'_>, ty: Option<(Oid, i32)>) -> String {
     let (ty, typmod) = ty.unwrap_or((oid::TEXT, -1));
-    match v {
-        ValueRef::Null => "<null>".to_owned(),
-        ValueRef::Integer(i) if ty == oid::BOOL => if i != 0 { "t" } else { "f" }.to_owned(),
-        ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) if ty == oid::NUMERIC => format_numeric(f, typmod),
-        ValueRef::Real(f) if ty == oid::FLOAT4 => (f as f32).to_string(),
-        ValueRef::Real(f) => format_float8(f),
-        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-        ValueRef::Blob(b) => {
-            let mut s = "\\x".to_owned();
-            for byte in b {
-                s.push_str(&format!("{byte:02x}"));
-            }
-            s
-        }
+    if v == ValueRef::Null {
+        return "<null>".to_owned();
+    }
+    let mut out = BytesMut::new();
+    match types::encode_text_with_typmod(super::super::cell(v), ty, typmod, &mut out) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => format!("<{}: {}>", e.code, e.message),
     }
 }
 
@@ -583,7 +577,11 @@ fn ddl_keeps_postgres_types_and_autoincrements() {
             .expect("insert");
         assert_eq!((price, active), (0, 1));
         assert!(created.ends_with("+00") && created.len() >= 22, "{created}");
-        assert!(parse_uuid(&uid).is_ok_and(|u| u == uid), "{uid}");
+        let canonical = types::decode_param(uid.as_bytes(), oid::UUID, Format::Text);
+        assert!(
+            canonical.is_ok_and(|u| u == Value::Text(uid.clone())),
+            "{uid}"
+        );
         ids.push(id);
     }
     assert_eq!(ids, vec![1, 2]);
@@ -712,86 +710,101 @@ fn function_errors_carry_their_sqlstate() {
     assert_eq!(function_error("[99999] not ours"), None);
 }
 
+/// The wire's input and output rules the casts use, at the edges PostgreSQL
+/// 15 draws them.
 #[test]
 fn value_parsers_match_postgres_edge_cases() {
-    assert_eq!(parse_bool("of").ok(), Some(false));
-    assert!(parse_bool("o").is_err());
-    assert_eq!(parse_bool("  Yes ").ok(), Some(true));
-    assert_eq!(parse_int("-32768", IntWidth::Int2).ok(), Some(-32768));
-    assert!(parse_int("32768", IntWidth::Int2).is_err());
-    assert!(parse_int("+", IntWidth::Int4).is_err());
-    assert!(parse_int("1 2", IntWidth::Int4).is_err());
-    assert_eq!(numeric_text("1e3", None).ok().as_deref(), Some("1000"));
+    let input = |s: &str, oid: Oid| types::decode_param(s.as_bytes(), oid, Format::Text).ok();
+    let output = |cell: Cell<'_>, oid: Oid, typmod: i32| {
+        let mut out = BytesMut::new();
+        types::encode_text_with_typmod(cell, oid, typmod, &mut out).expect("encodes");
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let numeric = |s: &str, p: i64, sc: i64| {
+        let typmod = types::numeric_typmod(p, sc).expect("valid numeric(p,s)");
+        types::numeric_text(s, typmod).ok()
+    };
+    let datetime = |s: &str, oid: Oid, typmod: i32| types::datetime_text(s, oid, typmod, 0);
+    assert_eq!(input("of", oid::BOOL), Some(Value::Bool(false)));
+    assert_eq!(input("o", oid::BOOL), None);
+    assert_eq!(input("  Yes ", oid::BOOL), Some(Value::Bool(true)));
+    assert_eq!(input("-32768", oid::INT2), Some(Value::Int(-32768)));
+    assert_eq!(input("32768", oid::INT2), None);
+    assert_eq!(input("+", oid::INT4), None);
+    assert_eq!(input("1 2", oid::INT4), None);
+    assert_eq!(types::numeric_text("1e3", -1).ok().as_deref(), Some("1000"));
+    assert_eq!(numeric("-0.5", 1, 0).as_deref(), Some("-1"));
+    assert_eq!(numeric("9.995", 4, 2).as_deref(), Some("10.00"));
+    assert_eq!(numeric("9.995", 3, 2).as_deref(), None);
+    assert_eq!(numeric("9.994", 3, 2).as_deref(), Some("9.99"));
+    assert_eq!(output(Cell::Float(1.5), oid::NUMERIC, 655366), "1.50");
+    assert_eq!(output(Cell::Float(1.5e-7), oid::NUMERIC, -1), "0.00000015");
     assert_eq!(
-        numeric_text("-0.5", Some((1, 0))).ok().as_deref(),
-        Some("-1")
+        output(Cell::Float(123456789.123), oid::FLOAT8, -1),
+        "123456789.123"
     );
+    assert_eq!(output(Cell::Float(1e15), oid::FLOAT8, -1), "1e+15");
     assert_eq!(
-        numeric_text("9.995", Some((4, 2))).ok().as_deref(),
-        Some("10.00")
+        output(Cell::Float(1e14), oid::FLOAT8, -1),
+        "100000000000000"
     );
-    assert_eq!(numeric_text("9.995", Some((3, 2))).ok().as_deref(), None);
+    assert_eq!(output(Cell::Float(-2.5e-5), oid::FLOAT8, -1), "-2.5e-05");
     assert_eq!(
-        numeric_text("9.994", Some((3, 2))).ok().as_deref(),
-        Some("9.99")
+        input("a8a51e35-ef54-4c3f-9d0a-0a8b1d2e3f4", oid::UUID),
+        None
     );
-    assert_eq!(format_numeric(1.5, 655366), "1.50");
-    assert_eq!(format_numeric(1.5e-7, -1), "0.00000015");
-    assert_eq!(format_float8(123456789.123), "123456789.123");
-    assert_eq!(format_float8(1e15), "1e+15");
-    assert_eq!(format_float8(1e14), "100000000000000");
-    assert_eq!(format_float8(-2.5e-5), "-2.5e-05");
-    assert!(parse_uuid("a8a51e35-ef54-4c3f-9d0a-0a8b1d2e3f4").is_err());
-    assert!(parse_uuid("-a8a51e35ef544c3f9d0a0a8b1d2e3f40").is_err());
-    assert!(parse_uuid("a8a51e35--ef544c3f9d0a0a8b1d2e3f40").is_err());
-    assert_eq!(parse_bytea("\\x 01 ff").ok(), Some(vec![1, 255]));
-    assert!(parse_bytea("\\x0").is_err());
+    assert_eq!(input("-a8a51e35ef544c3f9d0a0a8b1d2e3f40", oid::UUID), None);
+    assert_eq!(input("a8a51e35--ef544c3f9d0a0a8b1d2e3f40", oid::UUID), None);
+    assert_eq!(
+        input("\\x 01 ff", oid::BYTEA),
+        Some(Value::Bytes(vec![1, 255]))
+    );
+    assert_eq!(input("\\x0", oid::BYTEA), None);
     assert_eq!(like_to_glob("100\\%", Some('\\')), "100%");
     assert_eq!(like_to_glob("a\\", Some('\\')), "a\\");
     assert_eq!(like_to_glob("%", None), "*");
     assert!(like_escape("ab").is_err());
     assert_eq!(
-        datetime_text("epoch", DateTimeType::Timestamptz, None, 0)
-            .ok()
-            .as_deref(),
+        datetime("epoch", oid::TIMESTAMPTZ, -1).ok().as_deref(),
         Some("1970-01-01 00:00:00+00")
     );
+    // psql: '1999-12-31 23:59:59.5'::timestamp(0) is 1999-12-31 23:59:59,
+    // rounded half away from zero counted from 2000-01-01.
     assert_eq!(
-        datetime_text("1999-12-31 23:59:59.5", DateTimeType::Timestamp, Some(0), 0)
+        datetime("1999-12-31 23:59:59.5", oid::TIMESTAMP, 0)
             .ok()
             .as_deref(),
-        Some("2000-01-01 00:00:00")
+        Some("1999-12-31 23:59:59")
     );
     assert_eq!(
-        datetime_text("-infinity", DateTimeType::Date, None, 0)
-            .ok()
-            .as_deref(),
+        datetime("-infinity", oid::DATE, -1).ok().as_deref(),
         Some("-infinity")
     );
-    assert!(datetime_text("2023-02-29", DateTimeType::Date, None, 0).is_err());
-    // Near PostgreSQL's upper limit the microsecond count leaves i64: an
-    // error, not an overflow.
+    assert!(datetime("2023-02-29", oid::DATE, -1).is_err());
+    // PostgreSQL's last timestamps (294276 AD) are in range; past them, 22008.
     assert_eq!(
-        datetime_text("294276-12-31 23:59:59", DateTimeType::Timestamptz, None, 0)
-            .map_err(|e| e.code),
+        datetime("294276-12-31 23:59:59", oid::TIMESTAMPTZ, -1)
+            .ok()
+            .as_deref(),
+        Some("294276-12-31 23:59:59+00")
+    );
+    assert_eq!(
+        datetime("294277-01-01", oid::TIMESTAMPTZ, -1).map_err(|e| e.code),
         Err("22008")
     );
     assert_eq!(
-        datetime_text("294276-12-31", DateTimeType::Date, None, 0)
-            .ok()
-            .as_deref(),
+        datetime("294276-12-31", oid::DATE, -1).ok().as_deref(),
         Some("294276-12-31")
     );
     assert_eq!(
-        datetime_text("200000-01-01", DateTimeType::Timestamp, None, 0)
-            .ok()
-            .as_deref(),
+        datetime("200000-01-01", oid::TIMESTAMP, -1).ok().as_deref(),
         Some("200000-01-01 00:00:00")
     );
-    assert!(datetime_text("10:61", DateTimeType::Time, None, 0).is_err());
+    assert!(datetime("10:61", oid::TIME, -1).is_err());
     assert_eq!(jsonb_text("[]").ok().as_deref(), Some("[]"));
-    assert_eq!(random_uuid().len(), 36);
-    assert_eq!(&random_uuid()[14..15], "4");
+    let uuid = random_uuid().expect("a uuid");
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(&uuid[14..15], "4");
 }
 
 /// A small deterministic generator (xorshift), so a failure reproduces.

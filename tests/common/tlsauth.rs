@@ -1,16 +1,16 @@
 //! Helpers for the TLS and authentication black-box tests (`tests/tls_*.rs`,
-//! `tests/auth_*.rs`): a real server on 127.0.0.1:0 with its JSON log
-//! captured, the hba/users/TLS files it reads written to a temporary
-//! directory, and real clients (psql, tokio-postgres) plus a raw
-//! byte-level client (plain, SSLRequest TLS or direct TLS) with a small
-//! SCRAM implementation for crafting hostile messages.
+//! `tests/auth_*.rs`, which say `use common::tlsauth::*`): a real server on
+//! 127.0.0.1:0 with its JSON log captured, the hba/users/TLS files it reads
+//! written to a temporary directory, and real clients (psql,
+//! tokio-postgres) plus a raw byte-level client (plain, SSLRequest TLS or
+//! direct TLS) with a small SCRAM implementation for crafting hostile
+//! messages. Messages are built and read with pgiris's own wire codecs
+//! wherever a well-formed one is wanted.
 //!
 //! Every password, verifier and client proof a test uses is registered with
 //! its [`TestServer`]; when the server is dropped the captured log is
 //! checked to contain none of them, and every error text a client helper
 //! sees is checked the same way.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -24,10 +24,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use pgiris::actors::{ServerCommand, ServerHandle};
 use pgiris::config::Settings;
 use pgiris::net::tls::testing::TestPki;
+use pgiris::wire::backend::BackendMessage;
+use pgiris::wire::frontend::FrontendMessage;
+use pgiris::wire::startup;
 use rustls::pki_types::ServerName;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -705,32 +709,19 @@ pub fn db_error(e: &tokio_postgres::Error) -> (String, String) {
 
 pub const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
+/// A CancelRequest for `pid` and its `secret`.
+pub use pgiris::wire::startup::encode_cancel as cancel_request;
+
 /// A StartupMessage (protocol 3.0) for `user` and `database`.
 pub fn startup_message(user: &str, database: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&0x0003_0000i32.to_be_bytes());
-    for (k, v) in [("user", user), ("database", database)] {
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
-        body.extend_from_slice(v.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut out = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&body);
-    out
+    startup::encode_startup(
+        startup::PROTOCOL_3_0,
+        &[("user", user), ("database", database)],
+    )
 }
 
-/// A CancelRequest for `pid` and a 4-byte `secret`.
-pub fn cancel_request(pid: i32, secret: &[u8]) -> Vec<u8> {
-    let mut out = ((12 + secret.len()) as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&80877102i32.to_be_bytes());
-    out.extend_from_slice(&pid.to_be_bytes());
-    out.extend_from_slice(secret);
-    out
-}
-
-/// A typed message: tag, Int32 length, body.
+/// A typed message: tag, Int32 length, body (any body, malformed ones
+/// included).
 pub fn message(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     out.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
@@ -738,19 +729,14 @@ pub fn message(tag: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A simple Query.
 pub fn query(sql: &str) -> Vec<u8> {
-    let mut body = sql.as_bytes().to_vec();
-    body.push(0);
-    message(b'Q', &body)
+    super::raw::encode(&[FrontendMessage::Query(sql.to_owned())])
 }
 
 /// Parse (unnamed statement, no parameter types).
 pub fn parse(sql: &str) -> Vec<u8> {
-    let mut body = vec![0];
-    body.extend_from_slice(sql.as_bytes());
-    body.push(0);
-    body.extend_from_slice(&0i16.to_be_bytes());
-    message(b'P', &body)
+    super::raw::encode(&[super::ext::parse("", sql, &[])])
 }
 
 /// SASLInitialResponse: mechanism, Int32 length, data.
@@ -778,21 +764,18 @@ pub fn password_message(p: &str) -> Vec<u8> {
 pub struct ErrorFields(pub BTreeMap<char, String>);
 
 impl ErrorFields {
+    /// The fields of an ErrorResponse (or NoticeResponse) body.
     pub fn parse(body: &[u8]) -> ErrorFields {
-        let mut map = BTreeMap::new();
-        let mut rest = body;
-        while let Some((&code, tail)) = rest.split_first() {
-            if code == 0 {
-                break;
-            }
-            let end = tail.iter().position(|&b| b == 0).expect("field terminator");
-            map.insert(
-                code as char,
-                String::from_utf8_lossy(&tail[..end]).into_owned(),
-            );
-            rest = &tail[end + 1..];
-        }
-        ErrorFields(map)
+        let fields = match BackendMessage::decode(b'E', Bytes::copy_from_slice(body)) {
+            Ok(BackendMessage::ErrorResponse(fields)) => fields,
+            other => panic!("not an ErrorResponse body ({other:?}): {body:?}"),
+        };
+        ErrorFields(
+            fields
+                .into_iter()
+                .map(|(code, value)| (code as char, value))
+                .collect(),
+        )
     }
     pub fn code(&self) -> &str {
         self.0.get(&'C').map(String::as_str).unwrap_or("")
@@ -1144,17 +1127,27 @@ pub fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32]
     v
 }
 
+/// RFC 5802 for `password` salted with `salt` and `iterations` over
+/// `auth_message`: the ClientProof, and the ServerSignature the server
+/// must answer with.
+pub fn scram_proofs(
+    password: &str,
+    salt: &[u8],
+    iterations: u32,
+    auth_message: &str,
+) -> ([u8; 32], [u8; 32]) {
+    let salted = salted_password(password, salt, iterations);
+    let client_key = hmac(&salted, b"Client Key");
+    let signature = hmac(&sha256(&client_key), auth_message.as_bytes());
+    let mut proof = client_key;
+    proof.iter_mut().zip(signature).for_each(|(p, s)| *p ^= s);
+    let server_key = hmac(&salted, b"Server Key");
+    (proof, hmac(&server_key, auth_message.as_bytes()))
+}
+
 /// The ClientProof (base64) for `password` over `auth_message`.
 pub fn client_proof(password: &str, sf: &ServerFirst, auth_message: &str) -> String {
-    let salted = salted_password(password, &sf.salt, sf.iterations);
-    let client_key = hmac(&salted, b"Client Key");
-    let stored_key = sha256(&client_key);
-    let signature = hmac(&stored_key, auth_message.as_bytes());
-    let proof: Vec<u8> = client_key
-        .iter()
-        .zip(signature.iter())
-        .map(|(a, b)| a ^ b)
-        .collect();
+    let (proof, _) = scram_proofs(password, &sf.salt, sf.iterations, auth_message);
     let proof = B64.encode(proof);
     wire_secret(&proof);
     proof
