@@ -352,16 +352,7 @@ fn connect_cases() -> Vec<Case> {
 }
 
 fn sasl_initial(mechanism: &[u8], data: Option<&[u8]>) -> Vec<u8> {
-    let mut body = mechanism.to_vec();
-    body.push(0);
-    match data {
-        None => body.extend_from_slice(&(-1i32).to_be_bytes()),
-        Some(d) => {
-            body.extend_from_slice(&(d.len() as i32).to_be_bytes());
-            body.extend_from_slice(d);
-        }
-    }
-    body
+    pgiris::auth::scram::messages::SaslInitialResponse { mechanism, data }.encode()
 }
 
 fn sasl_cases() -> Vec<Case> {

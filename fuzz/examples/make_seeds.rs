@@ -229,16 +229,11 @@ fn codec_seeds(root: &Path) {
 const PROOF_FIRST: &str = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
 
 fn sasl_initial(mechanism: &str, data: Option<&[u8]>) -> Vec<u8> {
-    let mut body = mechanism.as_bytes().to_vec();
-    body.push(0);
-    match data {
-        None => body.extend_from_slice(&(-1i32).to_be_bytes()),
-        Some(d) => {
-            body.extend_from_slice(&(d.len() as i32).to_be_bytes());
-            body.extend_from_slice(d);
-        }
+    pgiris::auth::scram::messages::SaslInitialResponse {
+        mechanism: mechanism.as_bytes(),
+        data,
     }
-    body
+    .encode()
 }
 
 fn scram_seeds(root: &Path) {
@@ -483,42 +478,7 @@ fn iris_seeds(root: &Path, repo: &Path) {
 
 fn decode_param_seeds(root: &Path) {
     let mut c = Corpus::new(root, "decode_param");
-    // Must match the OIDS table of the decode_param target.
-    let oids: &[Oid] = &[
-        oid::UNSPECIFIED,
-        oid::BOOL,
-        oid::BYTEA,
-        oid::CHAR,
-        oid::NAME,
-        oid::INT8,
-        oid::INT2,
-        oid::INT4,
-        oid::TEXT,
-        oid::OID,
-        oid::JSON,
-        oid::XML,
-        oid::FLOAT4,
-        oid::FLOAT8,
-        oid::UNKNOWN,
-        oid::MONEY,
-        oid::INET,
-        oid::BPCHAR,
-        oid::VARCHAR,
-        oid::DATE,
-        oid::TIME,
-        oid::TIMESTAMP,
-        oid::TIMESTAMPTZ,
-        oid::INTERVAL,
-        oid::TIMETZ,
-        oid::BIT,
-        oid::VARBIT,
-        oid::NUMERIC,
-        oid::UUID,
-        oid::JSONB,
-        oid::INT4_ARRAY,
-        oid::TEXT_ARRAY,
-        oid::REGCLASS,
-    ];
+    let oids = pgiris_fuzz::PARAM_OIDS;
     let samples: &[(Oid, &[&str])] = &[
         (oid::BOOL, &["t", "false", " yes ", "on", "0"]),
         (oid::BYTEA, &["\\x0102ff", "abc\\\\\\001", "\\x"]),

@@ -118,11 +118,11 @@ fn resolve(x: &mut Exchange, mut step: Step, password_sent: Option<&[u8]>) -> Ou
 }
 
 fn sasl_initial(mechanism: &str, data: &[u8]) -> Vec<u8> {
-    let mut body = mechanism.as_bytes().to_vec();
-    body.push(0);
-    body.extend_from_slice(&(data.len() as i32).to_be_bytes());
-    body.extend_from_slice(data);
-    body
+    pgiris::auth::scram::messages::SaslInitialResponse {
+        mechanism: mechanism.as_bytes(),
+        data: Some(data),
+    }
+    .encode()
 }
 
 fuzz_target!(|data: &[u8]| {

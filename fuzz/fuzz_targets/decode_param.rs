@@ -16,46 +16,8 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use pgiris::backend::Value;
-use pgiris::wire::types::{
-    Format, Oid, decode_param, encode_binary, encode_text, oid, supports_binary,
-};
-use pgiris_fuzz::{assert_allocations_bounded, reset_allocations};
-
-const OIDS: &[Oid] = &[
-    oid::UNSPECIFIED,
-    oid::BOOL,
-    oid::BYTEA,
-    oid::CHAR,
-    oid::NAME,
-    oid::INT8,
-    oid::INT2,
-    oid::INT4,
-    oid::TEXT,
-    oid::OID,
-    oid::JSON,
-    oid::XML,
-    oid::FLOAT4,
-    oid::FLOAT8,
-    oid::UNKNOWN,
-    oid::MONEY,
-    oid::INET,
-    oid::BPCHAR,
-    oid::VARCHAR,
-    oid::DATE,
-    oid::TIME,
-    oid::TIMESTAMP,
-    oid::TIMESTAMPTZ,
-    oid::INTERVAL,
-    oid::TIMETZ,
-    oid::BIT,
-    oid::VARBIT,
-    oid::NUMERIC,
-    oid::UUID,
-    oid::JSONB,
-    oid::INT4_ARRAY,
-    oid::TEXT_ARRAY,
-    oid::REGCLASS,
-];
+use pgiris::wire::types::{Format, decode_param, encode_binary, encode_text, supports_binary};
+use pgiris_fuzz::{PARAM_OIDS as OIDS, assert_allocations_bounded, reset_allocations};
 
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {

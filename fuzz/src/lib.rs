@@ -4,6 +4,7 @@
 //! hands out data in fuzzer-chosen short reads, and a splitter for inputs
 //! that carry several messages.
 
+use pgiris::wire::types::{Oid, oid};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -123,3 +124,41 @@ pub fn join_messages(messages: &[&[u8]]) -> Vec<u8> {
     }
     out
 }
+
+/// The parameter types the decode_param target picks from (its first
+/// input byte indexes this table; make_seeds writes seeds for it).
+pub const PARAM_OIDS: &[Oid] = &[
+    oid::UNSPECIFIED,
+    oid::BOOL,
+    oid::BYTEA,
+    oid::CHAR,
+    oid::NAME,
+    oid::INT8,
+    oid::INT2,
+    oid::INT4,
+    oid::TEXT,
+    oid::OID,
+    oid::JSON,
+    oid::XML,
+    oid::FLOAT4,
+    oid::FLOAT8,
+    oid::UNKNOWN,
+    oid::MONEY,
+    oid::INET,
+    oid::BPCHAR,
+    oid::VARCHAR,
+    oid::DATE,
+    oid::TIME,
+    oid::TIMESTAMP,
+    oid::TIMESTAMPTZ,
+    oid::INTERVAL,
+    oid::TIMETZ,
+    oid::BIT,
+    oid::VARBIT,
+    oid::NUMERIC,
+    oid::UUID,
+    oid::JSONB,
+    oid::INT4_ARRAY,
+    oid::TEXT_ARRAY,
+    oid::REGCLASS,
+];

@@ -568,11 +568,11 @@ mod tests {
     }
 
     fn sasl_initial(mechanism: &str, data: &[u8]) -> Vec<u8> {
-        let mut body = mechanism.as_bytes().to_vec();
-        body.push(0);
-        body.extend_from_slice(&(data.len() as i32).to_be_bytes());
-        body.extend_from_slice(data);
-        body
+        crate::auth::scram::messages::SaslInitialResponse {
+            mechanism: mechanism.as_bytes(),
+            data: Some(data),
+        }
+        .encode()
     }
 
     fn password_message(password: &str) -> Vec<u8> {

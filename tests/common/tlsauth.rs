@@ -741,10 +741,11 @@ pub fn parse(sql: &str) -> Vec<u8> {
 
 /// SASLInitialResponse: mechanism, Int32 length, data.
 pub fn sasl_initial(mechanism: &str, data: &[u8]) -> Vec<u8> {
-    let mut body = mechanism.as_bytes().to_vec();
-    body.push(0);
-    body.extend_from_slice(&(data.len() as i32).to_be_bytes());
-    body.extend_from_slice(data);
+    let body = pgiris::auth::scram::messages::SaslInitialResponse {
+        mechanism: mechanism.as_bytes(),
+        data: Some(data),
+    }
+    .encode();
     message(b'p', &body)
 }
 

@@ -292,16 +292,11 @@ mod tests {
     const RFC_SERVER_NONCE: &str = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
 
     fn initial(mechanism: &str, data: Option<&[u8]>) -> Vec<u8> {
-        let mut body = mechanism.as_bytes().to_vec();
-        body.push(0);
-        match data {
-            None => body.extend_from_slice(&(-1i32).to_be_bytes()),
-            Some(d) => {
-                body.extend_from_slice(&(d.len() as i32).to_be_bytes());
-                body.extend_from_slice(d);
-            }
+        crate::auth::scram::messages::SaslInitialResponse {
+            mechanism: mechanism.as_bytes(),
+            data,
         }
-        body
+        .encode()
     }
 
     /// The RFC 7677 user's verifier, derived once (PBKDF2 is slow in debug

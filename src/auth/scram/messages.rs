@@ -26,6 +26,26 @@ pub struct SaslInitialResponse<'a> {
     pub data: Option<&'a [u8]>,
 }
 
+impl SaslInitialResponse<'_> {
+    /// The body [`parse_sasl_initial_response`] reads: what a client sends
+    /// (tests, fuzz seeds and the load client build their messages here).
+    pub fn encode(&self) -> Vec<u8> {
+        let data_len = self.data.map_or(0, <[u8]>::len);
+        let mut body = Vec::with_capacity(self.mechanism.len() + 5 + data_len);
+        body.extend_from_slice(self.mechanism);
+        body.push(0);
+        match self.data {
+            None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(d) => {
+                let len = i32::try_from(d.len()).unwrap_or(i32::MAX);
+                body.extend_from_slice(&len.to_be_bytes());
+                body.extend_from_slice(d);
+            }
+        }
+        body
+    }
+}
+
 /// Parses a SASLInitialResponse body (after type byte and length):
 /// `mechanism\0`, Int32 length (-1 = no data), data.
 pub fn parse_sasl_initial_response(body: &[u8]) -> Result<SaslInitialResponse<'_>, PgError> {
@@ -348,5 +368,12 @@ mod tests {
             parse_sasl_initial_response(&body).unwrap().data,
             Some(&b""[..])
         );
+        for data in [None, Some(&b""[..]), Some(&b"n,,n=,r=x"[..])] {
+            let m = SaslInitialResponse {
+                mechanism: b"SCRAM-SHA-256-PLUS",
+                data,
+            };
+            assert_eq!(parse_sasl_initial_response(&m.encode()).unwrap(), m);
+        }
     }
 }
