@@ -440,19 +440,45 @@ async fn log_stats(shared: Arc<Shared>) {
     }
 }
 
+/// The signals the CLI server obeys. Installed before the server listens
+/// (and before it reports ready), so a SIGHUP or SIGTERM that follows at
+/// once is handled, never the default action that kills the process.
+struct Signals {
+    hup: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            hup: signal(SignalKind::hangup()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// No signals: a server in a test thread leaves them to the test.
+    fn none() -> Signals {
+        Signals {
+            hup: None,
+            term: None,
+            int: None,
+        }
+    }
+}
+
 async fn control_loop(
     running: Running,
     mut commands: mpsc::UnboundedReceiver<ServerCommand>,
-    signals: bool,
+    signals: Signals,
 ) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signals.then(|| signal(SignalKind::hangup()).ok()).flatten();
-    let mut term = signals
-        .then(|| signal(SignalKind::terminate()).ok())
-        .flatten();
-    let mut int = signals
-        .then(|| signal(SignalKind::interrupt()).ok())
-        .flatten();
+    let Signals {
+        mut hup,
+        mut term,
+        mut int,
+    } = signals;
     let stats = actix::spawn(log_stats(running.shared.clone()));
     let trim = actix::spawn(release_memory_after_bursts(running.shared.clone()));
     async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
@@ -504,11 +530,12 @@ pub fn serve(
     let (tx, rx) = mpsc::unbounded_channel();
     let _keep = tx;
     let started = system.block_on(async move {
+        let signals = Signals::install();
         let (mut running, addrs) = start(settings, config_path, log, Some(level)).await?;
         running.notifier = notifier;
         let listening: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         running.notify(|n| n.ready(&format!("listening on {}", listening.join(", "))));
-        actix::spawn(control_loop(running, rx, true));
+        actix::spawn(control_loop(running, rx, signals));
         Ok::<(), String>(())
     });
     started?;
@@ -552,7 +579,7 @@ pub fn spawn(
                 match start(settings, config_path, log, None).await {
                     Ok((running, addrs)) => {
                         let stats = running.shared.stats.clone();
-                        actix::spawn(control_loop(running, rx, false));
+                        actix::spawn(control_loop(running, rx, Signals::none()));
                         Ok((addrs, stats))
                     }
                     Err(e) => Err(e),
