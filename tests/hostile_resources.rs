@@ -196,18 +196,19 @@ async fn half_open_sockets_end_their_sessions() {
     c.shutdown_write().await;
     c.expect_closed().await;
 
-    // A query, then the write side shut at once: the query still runs and
-    // its results arrive before the close (as in PostgreSQL, which reads
-    // the message before it sees the end of the stream).
+    // A query, then the write side shut at once. The end of the stream
+    // reads as the client gone, so a statement still running is
+    // interrupted (issue 5; PostgreSQL does the same when
+    // client_connection_check_interval is set). Either the query finished
+    // first and its row arrived, or it was interrupted with 08006; the
+    // session ends both ways.
     let (mut c, _) = RawClient::login(server.addr, USER_ALICE, None).await;
     c.send_query("SELECT 42").await;
     c.shutdown_write().await;
     let msgs = c.read_until_closed().await;
-    assert_eq!(
-        common::raw::rows(&msgs),
-        vec![vec![Some("42".to_string())]],
-        "{msgs:?}"
-    );
+    let answered = common::raw::rows(&msgs) == vec![vec![Some("42".to_string())]];
+    let lost = matches!(msgs.last(), Some(m) if m.field(b'C') == Some("08006"));
+    assert!(answered || lost, "{msgs:?}");
 
     // Shut in the middle of a message.
     let (mut c, _) = RawClient::login(server.addr, USER_ALICE, None).await;
