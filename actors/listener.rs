@@ -96,8 +96,10 @@ async fn accept_loop(listener: TcpListener, workers: Vec<ArbiterHandle>, shared:
         let i = next.fetch_add(1, Ordering::Relaxed) % workers.len().max(1);
         let shared2 = shared.clone();
         if let Some(w) = workers.get(i) {
-            w.spawn(async move {
-                handle_connection(std, peer, shared2, guard).await;
+            // Spawned from the worker's own thread: the connection's
+            // future holds the session actor's (thread-bound) context.
+            w.spawn_fn(move || {
+                actix::spawn(handle_connection(std, peer, shared2, guard));
             });
         }
     }
@@ -203,12 +205,18 @@ async fn handle_connection(
         }
         Request::Startup(m) => m,
     };
+    // The session actor's context exists before the actor: the registry
+    // learns its address with the admission, one message instead of two.
+    let session_ctx: Context<Session> = Context::new();
+    let session = session_ctx.address();
     let admission = match shared
         .registry
         .send(Admit {
             user: startup.user.clone(),
             database: startup.database.clone(),
             long_key: startup.version.is_3_2(),
+            session: session.clone().recipient(),
+            cancel: session.recipient(),
         })
         .await
     {
@@ -271,15 +279,13 @@ async fn handle_connection(
             authenticator: shared.authenticator.clone(),
         }),
     );
-    Session::new(SessionStart {
+    session_ctx.run(Session::new(SessionStart {
         conversation,
         reader,
         guard: admission.guard,
-        registry: shared.registry.clone(),
         login_deadline: deadline,
         log,
         peer,
         log_connections,
-    })
-    .start();
+    }));
 }

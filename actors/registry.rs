@@ -78,8 +78,8 @@ struct Entry {
     secret: Bytes,
     user: String,
     database: String,
-    session: Option<Recipient<AdminShutdown>>,
-    canceller: Option<Recipient<CancelStatement>>,
+    session: Recipient<AdminShutdown>,
+    canceller: Recipient<CancelStatement>,
 }
 
 /// Per-source budget for cancel requests that match nothing.
@@ -268,7 +268,10 @@ pub struct Admission {
     pub guard: SlotGuard,
 }
 
-/// Asks for a slot for a client that sent its StartupMessage.
+/// Asks for a slot for a client that sent its StartupMessage. It names
+/// the session actor that will serve the client (created, not yet running:
+/// messages wait in its mailbox), for shutdown and cancel requests, so
+/// admission is one message to the registry.
 #[derive(Message)]
 #[rtype(result = "Result<Admission, PgError>")]
 pub struct Admit {
@@ -276,6 +279,8 @@ pub struct Admit {
     pub database: String,
     /// Protocol 3.2: a 32-byte secret; otherwise 4 bytes.
     pub long_key: bool,
+    pub session: Recipient<AdminShutdown>,
+    pub cancel: Recipient<CancelStatement>,
 }
 
 impl Handler<Admit> for Registry {
@@ -302,8 +307,8 @@ impl Handler<Admit> for Registry {
                 secret: secret.clone(),
                 user: m.user,
                 database: m.database,
-                session: None,
-                canceller: None,
+                session: m.session,
+                canceller: m.cancel,
             },
         );
         self.stats
@@ -353,26 +358,6 @@ impl Handler<Release> for Registry {
     }
 }
 
-/// The session actor's address, for shutdown.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Enroll {
-    pub pid: i32,
-    pub session: Recipient<AdminShutdown>,
-    pub cancel: Recipient<CancelStatement>,
-}
-
-impl Handler<Enroll> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, m: Enroll, _: &mut Context<Self>) {
-        if let Some(e) = self.sessions.get_mut(&m.pid) {
-            e.session = Some(m.session);
-            e.canceller = Some(m.cancel);
-        }
-    }
-}
-
 /// A matched CancelRequest, for the session: it cancels a statement the
 /// session is still working towards (the executor pool interrupts one
 /// already running on its connection).
@@ -395,9 +380,7 @@ impl Handler<ShutdownAll> for Registry {
 
     fn handle(&mut self, m: ShutdownAll, _: &mut Context<Self>) -> usize {
         for e in self.sessions.values() {
-            if let Some(s) = &e.session {
-                s.do_send(AdminShutdown(m.0));
-            }
+            e.session.do_send(AdminShutdown(m.0));
         }
         self.sessions.len()
     }
@@ -429,9 +412,7 @@ impl Handler<CancelRequest> for Registry {
                 && bool::from(e.secret.as_ref().ct_eq(m.secret.as_ref()))
         });
         if let Some(entry) = matched {
-            if let Some(c) = &entry.canceller {
-                c.do_send(CancelStatement);
-            }
+            entry.canceller.do_send(CancelStatement);
             self.stats.cancels_matched.fetch_add(1, Ordering::Relaxed);
             info!(self.log, "cancel request matched"; "event" => event::CANCEL_REQUEST,
                 "outcome" => "matched", "pid" => m.pid);

@@ -1,6 +1,7 @@
 //! The session actor: one per client, on the worker arbiter that accepted
-//! it. It owns the connection's slot guard, enrolls with the registry for
-//! shutdown, and runs two futures in its context: the frame reader and the
+//! it. It owns the connection's slot guard (the registry learned its
+//! address at admission, for shutdown and cancel requests), and runs two
+//! futures in its context: the frame reader and the
 //! session loop of `src/session/run.rs`. Dropping the actor (normal stop or
 //! a panic unwinding through it) drops both futures, the socket, the lease
 //! and the slot guard, so nothing outlives it.
@@ -18,7 +19,7 @@ use tokio_util::codec::FramedRead;
 
 use crate::actors::authenticator::{Authenticator, Outcome, Plan};
 use crate::actors::executor_pool::{Checkout, ExecutorPool};
-use crate::actors::registry::{AdminShutdown, CancelStatement, Enroll, Registry, SlotGuard};
+use crate::actors::registry::{AdminShutdown, CancelStatement, SlotGuard};
 use crate::backend::worker::Lease;
 use crate::backend::{Backend, Interrupter, Target};
 use crate::log::event;
@@ -95,7 +96,6 @@ pub struct SessionStart {
     pub conversation: Conversation<tokio::io::WriteHalf<ClientStream>>,
     pub reader: tokio::io::ReadHalf<ClientStream>,
     pub guard: SlotGuard,
-    pub registry: Addr<Registry>,
     pub login_deadline: tokio::time::Instant,
     pub log: Logger,
     pub peer: SocketAddr,
@@ -144,11 +144,6 @@ impl Actor for Session {
             ctx.stop();
             return;
         };
-        start.registry.do_send(Enroll {
-            pid: start.guard.pid(),
-            session: ctx.address().recipient(),
-            cancel: ctx.address().recipient(),
-        });
         self.guard = Some(start.guard);
         let (codec, max_len) = FrameCodec::new(MAX_PRE_AUTH_MESSAGE);
         // Small to start: an idle session should cost little memory; the
