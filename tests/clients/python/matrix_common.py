@@ -216,6 +216,30 @@ def shutdown_socket(fd):
         sock.close()
 
 
+def replaceable_connection(runner, state, connect, autocommit=True):
+    """The main connection as a proxy that always stands for
+    state["conn"]; runner.reconnect (called after a stuck case) replaces
+    it with a fresh one from connect()."""
+
+    def reconnect():
+        state["conn"] = connect()
+        if autocommit:
+            state["conn"].autocommit = True
+
+    runner.reconnect = reconnect
+
+    class _Conn:
+        """The current main connection (replaced after a stuck case)."""
+
+        def __getattr__(self, attr):
+            return getattr(state["conn"], attr)
+
+        def __setattr__(self, attr, value):
+            setattr(state["conn"], attr, value)
+
+    return _Conn()
+
+
 def expect(cond, detail):
     if not cond:
         raise CaseFailed(detail)

@@ -22,6 +22,7 @@ from matrix_common import (  # noqa: E402
     expect_sqlstate,
     insert_case,
     parse_server_version,
+    replaceable_connection,
     select_sql,
     shutdown_socket,
     sqlstate_of,
@@ -58,22 +59,7 @@ def main():
     t = env.table
     r.abort = lambda: shutdown_socket(state["conn"].fileno())
 
-    def reconnect():
-        state["conn"] = connect()
-        state["conn"].autocommit = True
-
-    r.reconnect = reconnect
-
-    class _Conn:
-        """The current main connection (replaced after a stuck case)."""
-
-        def __getattr__(self, attr):
-            return getattr(state["conn"], attr)
-
-        def __setattr__(self, attr, value):
-            setattr(state["conn"], attr, value)
-
-    conn = _Conn()
+    conn = replaceable_connection(r, state, connect)
 
     def one(sql, params=None, binary=False):
         with conn.cursor(binary=binary) as cur:
