@@ -1236,6 +1236,18 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
     }
 }
 
+/// After an ErrorResponse nothing but ReadyForQuery (or a notice) may
+/// come: the rest up to Sync, or of the Query, is skipped.
+fn assert_quiet_after_error(m: &BackendMessage, context: &str) {
+    assert!(
+        matches!(
+            m,
+            BackendMessage::ReadyForQuery(_) | BackendMessage::NoticeResponse(_)
+        ),
+        "{context}: {m:?} after an error, before ReadyForQuery"
+    );
+}
+
 #[tokio::test]
 async fn random_sequences_of_valid_messages_never_break_a_session() {
     // Out-of-state use of well-formed messages (Execute of a closed portal,
@@ -1275,14 +1287,7 @@ async fn random_sequences_of_valid_messages_never_break_a_session() {
                 loop {
                     let m = c.read_message().await;
                     if failed {
-                        assert!(
-                            matches!(
-                                m,
-                                BackendMessage::ReadyForQuery(_)
-                                    | BackendMessage::NoticeResponse(_)
-                            ),
-                            "conn {conn}: {m:?} after an error, before ReadyForQuery"
-                        );
+                        assert_quiet_after_error(&m, &format!("conn {conn}"));
                     }
                     if let BackendMessage::ErrorResponse(_) = &m {
                         assert_ne!(m.field(b'S'), Some("FATAL"), "conn {conn}: {m:?}");
@@ -1599,14 +1604,7 @@ async fn random_sql_never_breaks_a_session() {
                 loop {
                     let m = c.read_message().await;
                     if failed {
-                        assert!(
-                            matches!(
-                                m,
-                                BackendMessage::ReadyForQuery(_)
-                                    | BackendMessage::NoticeResponse(_)
-                            ),
-                            "{sql:?}: {m:?} after an error"
-                        );
+                        assert_quiet_after_error(&m, &format!("{sql:?}"));
                     }
                     match &m {
                         BackendMessage::RowDescription(cols) => width = Some(cols.len()),

@@ -78,6 +78,18 @@ async fn dribble(
     None
 }
 
+/// A client that sent its StartupMessage and got the SASL mechanism list
+/// (AuthenticationSASL), the point where SCRAM begins.
+async fn at_sasl_request(server: &TestServer) -> RawClient {
+    let mut c = RawClient::connect(server.addr).await;
+    c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
+    assert!(matches!(
+        c.read_message().await,
+        BackendMessage::Authentication { code: 10, .. }
+    ));
+    c
+}
+
 #[tokio::test]
 async fn slowloris_connections_are_cut_at_the_login_timeout() {
     let server = server(Some(
@@ -166,12 +178,7 @@ async fn slowloris_connections_are_cut_at_the_login_timeout() {
 #[tokio::test]
 async fn a_client_silent_after_its_startup_packet_is_closed_at_the_login_timeout() {
     let server = server(Some("host all all 127.0.0.1/32 scram-sha-256\n"));
-    let mut c = RawClient::connect(server.addr).await;
-    c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
-    assert!(matches!(
-        c.read_message().await,
-        BackendMessage::Authentication { code: 10, .. }
-    ));
+    let mut c = at_sasl_request(&server).await;
     let start = Instant::now();
     // PostgreSQL closes without a message when authentication times out.
     let rest = c.read_to_close().await;
@@ -245,12 +252,7 @@ async fn half_open_sockets_end_their_sessions() {
 #[tokio::test]
 async fn half_open_during_scram_ends_the_attempt() {
     let server = server(Some("host all all 127.0.0.1/32 scram-sha-256\n"));
-    let mut c = RawClient::connect(server.addr).await;
-    c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
-    assert!(matches!(
-        c.read_message().await,
-        BackendMessage::Authentication { code: 10, .. }
-    ));
+    let mut c = at_sasl_request(&server).await;
     c.shutdown_write().await;
     let start = Instant::now();
     c.expect_closed().await;
@@ -323,12 +325,7 @@ async fn a_huge_announced_message_during_authentication_is_refused_at_once() {
     // Before authentication the limit is 10,000 bytes: a 'p' announcing
     // 1 GB is refused without waiting for (or reserving) anything.
     let server = server(Some("host all all 127.0.0.1/32 scram-sha-256\n"));
-    let mut c = RawClient::connect(server.addr).await;
-    c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
-    assert!(matches!(
-        c.read_message().await,
-        BackendMessage::Authentication { code: 10, .. }
-    ));
+    let mut c = at_sasl_request(&server).await;
     c.send(&[b'p', 0x3f, 0xff, 0xff, 0xff]).await;
     c.expect_fatal("08P01").await;
     assert!(matches!(c.read().await, Read::Closed));
