@@ -261,8 +261,11 @@ async fn idle_session_timeout_set_by_the_client() {
     let server = TestServer::start();
     // Simple protocol.
     let (mut c, _) = RawClient::login(server.addr, ADMIN_USER, None).await;
-    c.query("SET idle_session_timeout = '300ms'").await;
+    // The server's idle clock starts when it sends ReadyForQuery, which is
+    // after this instant and before the client reads it: the lower bound is
+    // taken before the SET goes out, so delivery delay cannot make it fail.
     let idle_from = Instant::now();
+    c.query("SET idle_session_timeout = '300ms'").await;
     let e = c.expect_fatal("57P05").await;
     assert_eq!(
         message_of(&e),
