@@ -211,8 +211,12 @@ async fn statement_timeout_before_the_statement_gets_going() {
         list.join(",")
     );
     c.query("SET statement_timeout = 20").await;
+    // Working through the list takes seconds on a busy machine before the
+    // timeout can stop the statement; a lost timeout runs forever, so a
+    // generous bound still tells them apart.
+    c.timeout = Duration::from_secs(30);
     for _ in 0..2 {
-        let r = tokio::time::timeout(Duration::from_secs(5), c.query(&sql))
+        let r = tokio::time::timeout(Duration::from_secs(30), c.query(&sql))
             .await
             .expect("the timeout was lost: the statement ran on");
         assert_eq!(
