@@ -888,12 +888,22 @@ fn logged_in_cases() -> Vec<Case> {
 }
 
 /// Reaches `stage` on a fresh connection.
+/// How long one case may take, and so how long any one read in it may
+/// wait: with 24 cases at once on a busy machine, a debug-build server can
+/// take longer than the raw client's default 5 s to answer one of them.
+const CASE_LIMIT: Duration = Duration::from_secs(20);
+
 async fn open(addr: SocketAddr, stage: Stage) -> RawClient {
+    let mut c = RawClient::connect(addr).await;
+    c.timeout = CASE_LIMIT;
     match stage {
-        Stage::Connect => RawClient::connect(addr).await,
-        Stage::LoggedIn => RawClient::login(addr, USER_ALICE, None).await.0,
+        Stage::Connect => c,
+        Stage::LoggedIn => {
+            c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
+            common::raw::login_from(c.read_until_ready().await);
+            c
+        }
         Stage::Sasl | Stage::Cleartext => {
-            let mut c = RawClient::connect(addr).await;
             c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
             let m = c.read_message().await;
             let code = if stage == Stage::Sasl { 10 } else { 3 };
@@ -1018,7 +1028,7 @@ async fn run_all(server: &TestServer, health: tokio_postgres::Config, cases: Vec
             let addr = server.addr;
             let name = c.name.clone();
             set.spawn(async move {
-                let r = tokio::time::timeout(Duration::from_secs(20), run_case(addr, c)).await;
+                let r = tokio::time::timeout(CASE_LIMIT, run_case(addr, c)).await;
                 (name, r)
             });
         }
@@ -1038,7 +1048,10 @@ async fn run_all(server: &TestServer, health: tokio_postgres::Config, cases: Vec
         failures.len(),
         failures.join("\n")
     );
-    let report = health.finish(Duration::from_secs(3)).await;
+    // A server that let the storm starve other sessions would hold this
+    // one for the whole storm; a busy machine alone delays a query by up
+    // to 1.8 s (measured on one loaded core), so the bound is 5 s.
+    let report = health.finish(Duration::from_secs(5)).await;
     server
         .wait_sessions(baseline, Duration::from_secs(10))
         .await;
