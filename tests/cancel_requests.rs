@@ -296,6 +296,23 @@ async fn psql_ctrl_c_cancels_the_running_statement() {
         let _ = tx.send(child.wait_with_output());
     });
     server.wait_sessions(1, WAIT).await;
+    // psql installs its SIGINT handler only after it connected; a SIGINT
+    // before that kills it outright (no cancel, empty stderr, as seen on a
+    // heavily loaded core). Wait until it catches SIGINT.
+    let catches_sigint = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            })
+            .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+    };
+    assert!(
+        common::wait_until(WAIT, catches_sigint).await,
+        "psql did not set up its SIGINT handler"
+    );
     tokio::time::sleep(START).await;
     assert!(rx.try_recv().is_err(), "psql ended before the cancel");
     let t0 = Instant::now();
