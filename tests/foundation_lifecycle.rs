@@ -216,22 +216,38 @@ async fn a_cancel_request_interrupts_the_running_statement() {
     c.send_query(ENDLESS).await;
     // Cancel until it lands (the statement may not have started yet).
     let deadline = Instant::now() + SHORT;
-    let mut canceller = tokio::spawn({
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let canceller = tokio::spawn({
         let addr = server.addr;
         let secret = login.secret.clone();
+        let (stop, sent) = (stop.clone(), sent.clone());
         async move {
-            loop {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let mut k = RawClient::connect(addr).await;
                 k.send_cancel(login.pid, &secret).await;
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 k.expect_closed().await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     });
     let r = c.read_until_ready().await;
-    canceller.abort();
-    let _ = (&mut canceller).await;
     assert!(Instant::now() < deadline);
+    // Let the canceller finish the cancel it may be sending, and the server
+    // handle every cancel sent: one still in flight would otherwise hit
+    // the next statement (as it did on a loaded machine).
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    canceller.await.expect("canceller");
+    let all_handled = common::wait_until(SHORT, || {
+        server
+            .stats()
+            .cancels_matched
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == sent.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    assert!(all_handled, "the server did not handle every cancel sent");
     assert_error(&r[0], "ERROR", "57014");
     assert_eq!(message_of(&r[0]), "canceling statement due to user request");
     assert_eq!(status(&r), b'I');
