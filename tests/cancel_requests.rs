@@ -38,6 +38,10 @@ const CANCEL_BOUND: Duration = Duration::from_millis(500);
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// How long a cancelled statement that is slow to start may take to end
+/// before the cancel counts as lost (the statement never ends by itself).
+const LOST: Duration = Duration::from_secs(30);
+
 const USER_CANCEL: &str = "canceling statement due to user request";
 
 /// Sends a CancelRequest from `local` and waits for the server to close
@@ -214,10 +218,21 @@ async fn a_cancel_before_the_statement_gets_going_is_not_lost() {
     let sql = slow_to_start_endless();
     for round in 0..3 {
         c.send_query(&sql).await;
+        // A cancel that comes while the server is still reading the 1.3 MB
+        // message finds the session waiting for the client, and is ignored
+        // as PostgreSQL ignores it: wait until the server has it all (on a
+        // busy machine that can take longer than any fixed sleep), then a
+        // moment more for the session to take it up.
+        c.wait_server_read_all(WAIT).await;
         tokio::time::sleep(Duration::from_millis(40)).await;
         let t0 = Instant::now();
         cancel(server.addr, login.pid, &login.secret).await;
-        let r = tokio::time::timeout(Duration::from_secs(5), c.read_until_ready())
+        // The server honours the cancel when the statement would start,
+        // after working through the list: a few ms on an idle machine, but
+        // seconds on a busy one (2.4 s measured on one loaded core). A lost
+        // cancel runs forever, so a generous bound still tells them apart.
+        c.timeout = LOST;
+        let r = tokio::time::timeout(LOST, c.read_until_ready())
             .await
             .unwrap_or_else(|_| panic!("round {round}: the cancel was lost"));
         eprintln!(
@@ -281,6 +296,23 @@ async fn psql_ctrl_c_cancels_the_running_statement() {
         let _ = tx.send(child.wait_with_output());
     });
     server.wait_sessions(1, WAIT).await;
+    // psql installs its SIGINT handler only after it connected; a SIGINT
+    // before that kills it outright (no cancel, empty stderr, as seen on a
+    // heavily loaded core). Wait until it catches SIGINT.
+    let catches_sigint = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            })
+            .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+    };
+    assert!(
+        common::wait_until(WAIT, catches_sigint).await,
+        "psql did not set up its SIGINT handler"
+    );
     tokio::time::sleep(START).await;
     assert!(rx.try_recv().is_err(), "psql ended before the cancel");
     let t0 = Instant::now();

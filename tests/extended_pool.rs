@@ -272,7 +272,9 @@ async fn session_mode_holds_a_connection_per_client() {
     let server = TestServer::with(|s| {
         s.backend.pool_mode = PoolMode::Session;
         s.backend.pool_size = 2;
-        s.backend.query_wait_timeout = Duration::from_millis(500);
+        // Long enough for the first two logins to open their connections
+        // on a busy machine (each waits this long at most).
+        s.backend.query_wait_timeout = Duration::from_secs(2);
     });
     let a = connect(server.addr, ADMIN_USER, "postgres").await;
     let _b = connect(server.addr, ADMIN_USER, "postgres").await;

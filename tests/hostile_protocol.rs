@@ -856,8 +856,9 @@ fn logged_in_cases() -> Vec<Case> {
             format!("SELECT \"{}\"", "x".repeat(1 << 20)),
         ),
         // 20,000: each statement is a round trip to an executor thread,
-        // so 100,000 took more than the 20 s per case in a debug build on a
-        // busy two-core CI machine; 20,000 still shows nothing is quadratic.
+        // so 100,000 took more than 20 s (the per-case limit then) in a
+        // debug build on a busy two-core CI machine; 20,000 still shows
+        // nothing is quadratic.
         ("20k statements", "SELECT 1;".repeat(20_000)),
     ] {
         let mut q = sql.into_bytes();
@@ -888,12 +889,24 @@ fn logged_in_cases() -> Vec<Case> {
 }
 
 /// Reaches `stage` on a fresh connection.
+/// How long one case may take, and so how long any one read in it may
+/// wait: a hang detector. With 24 cases at once on a busy machine a
+/// debug-build server can take longer than the raw client's default read
+/// timeout to answer one of them, and the 20,000-statement case ran past
+/// 20 s on one heavily loaded core.
+const CASE_LIMIT: Duration = Duration::from_secs(60);
+
 async fn open(addr: SocketAddr, stage: Stage) -> RawClient {
+    let mut c = RawClient::connect(addr).await;
+    c.timeout = CASE_LIMIT;
     match stage {
-        Stage::Connect => RawClient::connect(addr).await,
-        Stage::LoggedIn => RawClient::login(addr, USER_ALICE, None).await.0,
+        Stage::Connect => c,
+        Stage::LoggedIn => {
+            c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
+            common::raw::login_from(c.read_until_ready().await);
+            c
+        }
         Stage::Sasl | Stage::Cleartext => {
-            let mut c = RawClient::connect(addr).await;
             c.send_startup(PROTOCOL_3_0, &[("user", USER_ALICE)]).await;
             let m = c.read_message().await;
             let code = if stage == Stage::Sasl { 10 } else { 3 };
@@ -1018,7 +1031,7 @@ async fn run_all(server: &TestServer, health: tokio_postgres::Config, cases: Vec
             let addr = server.addr;
             let name = c.name.clone();
             set.spawn(async move {
-                let r = tokio::time::timeout(Duration::from_secs(20), run_case(addr, c)).await;
+                let r = tokio::time::timeout(CASE_LIMIT, run_case(addr, c)).await;
                 (name, r)
             });
         }
@@ -1028,7 +1041,9 @@ async fn run_all(server: &TestServer, health: tokio_postgres::Config, cases: Vec
         match done {
             Ok((_, Ok(Ok(())))) => {}
             Ok((name, Ok(Err(e)))) => failures.push(format!("{name}: {e}")),
-            Ok((name, Err(_))) => failures.push(format!("{name}: no outcome within 20 s")),
+            Ok((name, Err(_))) => {
+                failures.push(format!("{name}: no outcome within {CASE_LIMIT:?}"))
+            }
             Err(e) => failures.push(format!("case task panicked: {e}")),
         }
     }
@@ -1038,7 +1053,10 @@ async fn run_all(server: &TestServer, health: tokio_postgres::Config, cases: Vec
         failures.len(),
         failures.join("\n")
     );
-    let report = health.finish(Duration::from_secs(3)).await;
+    // A server that let the storm starve other sessions would hold this
+    // one for the whole storm; a busy machine alone delays a query by up
+    // to 1.8 s (measured on one loaded core), so the bound is 5 s.
+    let report = health.finish(Duration::from_secs(5)).await;
     server
         .wait_sessions(baseline, Duration::from_secs(10))
         .await;

@@ -41,8 +41,10 @@ fn health(server: &TestServer) -> Health {
 }
 
 async fn started(server: &TestServer, h: &Health) {
+    // Its SCRAM login runs a debug-build PBKDF2 in the client, which takes
+    // seconds on a busy machine.
     assert!(
-        common::wait_until(Duration::from_secs(10), || h.queries() > 0).await,
+        common::wait_until(Duration::from_secs(30), || h.queries() > 0).await,
         "the healthy session did not start"
     );
     let _ = server;
@@ -178,15 +180,18 @@ async fn slowloris_connections_are_cut_at_the_login_timeout() {
 #[tokio::test]
 async fn a_client_silent_after_its_startup_packet_is_closed_at_the_login_timeout() {
     let server = server(Some("host all all 127.0.0.1/32 scram-sha-256\n"));
-    let mut c = at_sasl_request(&server).await;
+    // The server's login deadline runs from accept, which is after this
+    // instant: the lower bound holds however long the connect and the
+    // startup exchange take on a busy machine.
     let start = Instant::now();
+    let mut c = at_sasl_request(&server).await;
+    c.timeout = Duration::from_secs(10);
     // PostgreSQL closes without a message when authentication times out.
     let rest = c.read_to_close().await;
     let took = start.elapsed();
     assert!(rest.is_empty(), "expected a silent close, got {rest:?}");
     assert!(
-        took >= LOGIN_TIMEOUT - Duration::from_millis(300)
-            && took <= LOGIN_TIMEOUT + Duration::from_secs(1),
+        took >= LOGIN_TIMEOUT && took <= LOGIN_TIMEOUT + Duration::from_secs(3),
         "closed after {took:?}"
     );
     server.wait_sessions(0, Duration::from_secs(5)).await;

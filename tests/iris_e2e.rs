@@ -63,10 +63,35 @@ fn pgiris_for(double: &TestDouble, tweak: impl FnOnce(&mut Settings)) -> IrisPgi
     start_pgiris(iris_settings(double.addr()), SERVICE_PASSWORD, tweak)
 }
 
-/// A port nothing listens on (bound once, then released).
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
+/// A port nothing listens on yet: bound (so no other test's socket can
+/// take it meanwhile, as a released port could be) but not listening, so
+/// connections to it are refused until [`ReservedPort::listen`].
+struct ReservedPort {
+    socket: socket2::Socket,
+    addr: SocketAddr,
+}
+
+impl ReservedPort {
+    fn listen(self) -> TcpListener {
+        self.socket
+            .listen(128)
+            .expect("listen on the reserved port");
+        self.socket.into()
+    }
+}
+
+fn reserved_port() -> ReservedPort {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_reuse_address(true).expect("SO_REUSEADDR");
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    socket.bind(&any.into()).expect("bind");
+    let addr = socket
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("an IP address");
+    ReservedPort { socket, addr }
 }
 
 async fn wait_for(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
@@ -330,7 +355,8 @@ async fn session_mode_ten_clients_take_turns_on_two_connections() {
 /// up, logins work.
 #[tokio::test]
 async fn starts_while_iris_is_down_and_recovers() {
-    let addr = free_port();
+    let port = reserved_port();
+    let addr = port.addr;
     let p = start_pgiris(iris_settings(addr), SERVICE_PASSWORD, |_| {});
     let e = try_connect_with(&pg_config(p.addr, ADMIN_USER, "USER"))
         .await
@@ -370,8 +396,7 @@ async fn starts_while_iris_is_down_and_recovers() {
     );
 
     // IRIS comes up on its address: new logins work within the backoff.
-    let listener = TcpListener::bind(addr).expect("rebind the IRIS port");
-    let double = TestDouble::start_on(listener, double_config()).expect("double");
+    let double = TestDouble::start_on(port.listen(), double_config()).expect("double");
     let deadline = Instant::now() + Duration::from_secs(10);
     let c = loop {
         match try_connect_with(&pg_config(p.addr, ADMIN_USER, "USER")).await {
@@ -392,8 +417,8 @@ async fn starts_while_iris_is_down_and_recovers() {
 /// and the same session works once IRIS is up.
 #[tokio::test]
 async fn transaction_mode_session_survives_an_outage() {
-    let addr = free_port();
-    let p = start_pgiris(iris_settings(addr), SERVICE_PASSWORD, |s| {
+    let port = reserved_port();
+    let p = start_pgiris(iris_settings(port.addr), SERVICE_PASSWORD, |s| {
         s.backend.pool_mode = PoolMode::Transaction;
     });
     let c = connect(&p, ADMIN_USER, "USER").await;
@@ -401,8 +426,7 @@ async fn transaction_mode_session_survives_an_outage() {
     assert_eq!(code_of(&e), "08006", "{e:?}");
     let e = c.simple_query("SELECT 1").await.unwrap_err();
     assert_eq!(code_of(&e), "08006", "{e:?}");
-    let double = TestDouble::start_on(TcpListener::bind(addr).expect("rebind"), double_config())
-        .expect("double");
+    let double = TestDouble::start_on(port.listen(), double_config()).expect("double");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match c.simple_query("SELECT 40 + 2").await {

@@ -12,8 +12,10 @@ use pgiris::wire::startup::{self, GSSENC_REQUEST_CODE, PROTOCOL_3_0, SSL_REQUEST
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Default bound on each read.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on each read: a hang detector, not a latency bound (tests
+/// that bound a delay measure it), so generous enough for a debug-build
+/// server on a busy machine.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub use pgiris::wire::startup::{PROTOCOL_3_0 as V3_0, PROTOCOL_3_2 as V3_2};
 
@@ -166,6 +168,30 @@ impl RawClient {
         self.expect_closed().await;
     }
 
+    /// Waits until the server process has read every byte sent on this
+    /// connection so far (nothing left in this socket's send queue or in the
+    /// server socket's receive queue, per /proc/net/tcp); panics after
+    /// `timeout`. A test that must act only once the server holds a whole
+    /// message (a cancel for a statement it has received, not one still in
+    /// flight) waits here instead of guessing with a sleep. The server must
+    /// run in this network namespace (in-process or a child process).
+    pub async fn wait_server_read_all(&self, timeout: Duration) {
+        let local = self.stream.local_addr().expect("local addr");
+        let peer = self.stream.peer_addr().expect("peer addr");
+        let mut last = None;
+        let drained = super::wait_until(timeout, || {
+            let queues = tcp_queues(local, peer);
+            last = Some(queues);
+            queues == Some((0, 0))
+        })
+        .await;
+        assert!(
+            drained,
+            "the server did not read what was sent within {timeout:?} \
+             (client send queue, server receive queue: {last:?})"
+        );
+    }
+
     /// Drops the connection with a TCP reset (SO_LINGER 0), as a killed
     /// client's kernel may.
     pub fn abort(self) {
@@ -308,6 +334,45 @@ impl RawClient {
         self.expect_closed().await;
         m
     }
+}
+
+/// The send queue of the socket `local` -> `peer` and the receive queue of
+/// its other end `peer` -> `local`, from /proc/net/tcp (IPv4 loopback
+/// connections); None when either is not listed.
+pub fn tcp_queues(local: SocketAddr, peer: SocketAddr) -> Option<(u64, u64)> {
+    fn parse_addr(field: &str) -> Option<SocketAddr> {
+        let (ip, port) = field.split_once(':')?;
+        // The kernel prints the address as a number in host byte order.
+        let ip = u32::from_str_radix(ip, 16).ok()?;
+        let port = u16::from_str_radix(port, 16).ok()?;
+        Some(SocketAddr::new(
+            std::net::Ipv4Addr::from(ip.to_ne_bytes()).into(),
+            port,
+        ))
+    }
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let (mut send, mut receive) = (None, None);
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 {
+            continue;
+        }
+        let (Some(l), Some(r)) = (parse_addr(f[1]), parse_addr(f[2])) else {
+            continue;
+        };
+        let Some((tx, rx)) = f[4].split_once(':') else {
+            continue;
+        };
+        let (Ok(tx), Ok(rx)) = (u64::from_str_radix(tx, 16), u64::from_str_radix(rx, 16)) else {
+            continue;
+        };
+        if (l, r) == (local, peer) {
+            send = Some(tx);
+        } else if (l, r) == (peer, local) {
+            receive = Some(rx);
+        }
+    }
+    Some((send?, receive?))
 }
 
 fn is_reset(e: &std::io::Error) -> bool {
