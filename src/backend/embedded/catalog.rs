@@ -4,8 +4,22 @@
 //! `pg_catalog` (so both `pg_catalog.pg_type` and plain `pg_type` resolve).
 //! Drivers look up types there (psycopg's TypeInfo, SQLAlchemy's dialect
 //! initialisation); an absent row means "no such type", as in PostgreSQL.
+//!
+//! The relations (`pg_class`, `pg_attribute`, `pg_attrdef`, `pg_index`,
+//! `pg_constraint`) live there too, refilled from SQLite's schema before a
+//! statement reads them (see [`relations`]), with `pg_am`, `pg_collation`
+//! and the catalogs pgiris keeps empty. With the functions
+//! registered here (`pg_table_is_visible`, `pg_get_expr`,
+//! `pg_get_indexdef`, `pg_get_constraintdef`, `pg_size_pretty`,
+//! `obj_description`, `regexp` for the translated `~` operators ...) that
+//! is what psql's `\d` family reads.
 
+pub mod relations;
+
+use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::{Connection, params};
+
+pub use relations::{ALWAYS_EMPTY, DYNAMIC, SharedDefinitions};
 
 use crate::wire::types;
 
@@ -39,6 +53,13 @@ fn category(oid: u32, name: &str) -> &'static str {
         oid::UNKNOWN | oid::CSTRING | oid::RECORD | oid::VOID => "X",
         _ => "U",
     }
+}
+
+/// Whether values of the type carry a collation (typcollation 100,
+/// "default", in PostgreSQL).
+pub fn collatable(oid: u32) -> bool {
+    use types::oid as o;
+    matches!(oid, o::TEXT | o::VARCHAR | o::BPCHAR | o::NAME)
 }
 
 /// PostgreSQL's format_type(oid, typmod): the SQL spelling of a type.
@@ -85,7 +106,6 @@ fn format_type_name(name: &str) -> String {
 /// SQL functions over the catalog: to_regtype(name) (NULL when unknown)
 /// and format_type(oid, typmod).
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
-    use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("to_regtype", 1, flags, |ctx| {
         let name: Option<String> = ctx.get(0)?;
@@ -105,9 +125,172 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     })
 }
 
-/// Attaches and fills the catalog database.
-pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
+/// The relation catalogs of one connection.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    definitions: SharedDefinitions,
+}
+
+impl Catalog {
+    /// Refills the relation catalogs if `sql` reads one of them (a cheap
+    /// scan otherwise). A failure leaves them as they were: the statement
+    /// then sees older rows rather than failing.
+    pub fn refresh_for(&self, conn: &Connection, sql: &str) {
+        if mentions_dynamic(sql) {
+            let _ = relations::refresh(conn, &self.definitions);
+        }
+    }
+}
+
+/// Does `sql` name one of the relations [`relations::refresh`] fills?
+pub fn mentions_dynamic(sql: &str) -> bool {
+    let bytes = sql.as_bytes();
+    if !bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"pg_")) {
+        return false;
+    }
+    crate::sql::lexer::Lexer::significant(sql).any(|t| {
+        let text = t.text(sql);
+        let text = text.trim_matches('"');
+        DYNAMIC.iter().any(|d| d.eq_ignore_ascii_case(text))
+    })
+}
+
+/// PostgreSQL's pg_size_pretty(bigint).
+pub fn size_pretty(size: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT2: i64 = LIMIT * 2 - 1;
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    if size.abs() < LIMIT {
+        return format!("{size} bytes");
+    }
+    // One extra bit for rounding.
+    let mut size = size >> 9;
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if size.abs() < LIMIT2 {
+            return format!("{} {unit}", half_rounded(size));
+        }
+        size >>= 10;
+    }
+    format!("{} PB", half_rounded(size))
+}
+
+fn oid_arg(ctx: &Context<'_>, i: usize) -> rusqlite::Result<Option<i64>> {
+    Ok(match ctx.get_raw(i) {
+        rusqlite::types::ValueRef::Integer(n) => Some(n),
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
+        rusqlite::types::ValueRef::Real(f) => Some(f as i64),
+        _ => None,
+    })
+}
+
+/// `regexp(pattern, value)` (SQLite's `value REGEXP pattern`, what the
+/// translator makes of `~`): PostgreSQL's ARE syntax where it agrees with
+/// the `regex` crate's (anchors, classes, groups, alternation, `\d` ...);
+/// a bad pattern is 2201B.
+fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("regexp", 2, flags, |ctx| {
+        let value: Option<String> = match ctx.get_raw(1) {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(ctx.get::<rusqlite::types::Value>(1).map(|v| match v {
+                rusqlite::types::Value::Text(s) => s,
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Real(f) => f.to_string(),
+                _ => String::new(),
+            })?),
+        };
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        if matches!(ctx.get_raw(0), rusqlite::types::ValueRef::Null) {
+            return Ok(None);
+        }
+        let re = ctx.get_or_create_aux(0, |v| -> Result<regex::Regex, String> {
+            let pattern = v.as_str().map_err(|e| e.to_string())?;
+            regex::Regex::new(pattern).map_err(|e| {
+                let first = e.to_string();
+                let last = first.lines().last().unwrap_or("").trim().to_owned();
+                format!(
+                    "[{}] invalid regular expression: {}",
+                    super::translate::INVALID_REGULAR_EXPRESSION,
+                    last.strip_prefix("error: ").unwrap_or(&last)
+                )
+            })
+        })?;
+        Ok(Some(re.is_match(&value)))
+    })
+}
+
+/// The functions over the relation catalogs psql's `\d` calls.
+fn register_relation_functions(
+    conn: &Connection,
+    definitions: &SharedDefinitions,
+) -> rusqlite::Result<()> {
+    register_regexp(conn)?;
+    let flags = FunctionFlags::SQLITE_UTF8;
+    // Every relation pgiris lists is in `public` or `pg_catalog`, both on
+    // the search path.
+    conn.create_scalar_function("pg_table_is_visible", 1, flags, |ctx| {
+        Ok(oid_arg(ctx, 0)?.map(|_| true))
+    })?;
+    conn.create_scalar_function("pg_type_is_visible", 1, flags, |ctx| {
+        Ok(oid_arg(ctx, 0)?.map(|_| true))
+    })?;
+    // pg_attrdef.adbin holds the expression's text already.
+    for n in [2, 3] {
+        conn.create_scalar_function("pg_get_expr", n, flags, |ctx| ctx.get::<Option<String>>(0))?;
+    }
+    for n in [1, 3] {
+        let defs = definitions.clone();
+        conn.create_scalar_function("pg_get_indexdef", n, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs.lock().ok().and_then(|d| d.index.get(&oid).cloned()))
+        })?;
+    }
+    for n in [1, 2] {
+        let defs = definitions.clone();
+        conn.create_scalar_function("pg_get_constraintdef", n, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs
+                .lock()
+                .ok()
+                .and_then(|d| d.constraint.get(&oid).cloned()))
+        })?;
+    }
+    conn.create_scalar_function("pg_size_pretty", 1, flags, |ctx| {
+        Ok(ctx.get::<Option<i64>>(0)?.map(size_pretty))
+    })?;
+    // SQLite does not keep per-table sizes (without the dbstat module):
+    // unknown, NULL.
+    for f in [
+        "pg_table_size",
+        "pg_relation_size",
+        "pg_total_relation_size",
+        "pg_indexes_size",
+    ] {
+        conn.create_scalar_function(f, 1, flags, |_| Ok(None::<i64>))?;
+    }
+    // No comments are kept.
+    for n in [1, 2] {
+        conn.create_scalar_function("obj_description", n, flags, |_| Ok(None::<String>))?;
+    }
+    conn.create_scalar_function("col_description", 2, flags, |_| Ok(None::<String>))?;
+    conn.create_scalar_function("shobj_description", 2, flags, |_| Ok(None::<String>))?;
+    Ok(())
+}
+
+/// Attaches and fills the catalog database; the answer refreshes its
+/// relations ([`Catalog::refresh`]).
+pub fn attach(conn: &Connection) -> rusqlite::Result<Catalog> {
+    let catalog = Catalog::default();
     register_functions(conn)?;
+    register_relation_functions(conn, &catalog.definitions)?;
     conn.execute_batch(
         "ATTACH DATABASE ':memory:' AS pg_catalog;
          CREATE TABLE pg_catalog.pg_namespace (
@@ -119,8 +302,9 @@ pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
              typrelid INTEGER NOT NULL DEFAULT 0, typelem INTEGER NOT NULL DEFAULT 0,
              typarray INTEGER NOT NULL DEFAULT 0, typbasetype INTEGER NOT NULL DEFAULT 0,
              typtypmod INTEGER NOT NULL DEFAULT -1, typnotnull BOOLEAN NOT NULL DEFAULT 0,
-             typndims INTEGER NOT NULL DEFAULT 0);",
+             typndims INTEGER NOT NULL DEFAULT 0, typcollation INTEGER NOT NULL DEFAULT 0);",
     )?;
+    conn.execute_batch(relations::DDL)?;
     {
         let mut ns =
             conn.prepare("INSERT INTO pg_catalog.pg_namespace (oid, nspname) VALUES (?1, ?2)")?;
@@ -129,8 +313,8 @@ pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     let mut ty = conn.prepare(
-        "INSERT INTO pg_catalog.pg_type (oid, typname, typnamespace, typlen, typbyval, typtype, typcategory, typelem, typarray)
-         VALUES (?1, ?2, 11, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO pg_catalog.pg_type (oid, typname, typnamespace, typlen, typbyval, typtype, typcategory, typelem, typarray, typcollation)
+         VALUES (?1, ?2, 11, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let all: Vec<_> = types::known_types().collect();
     for &(oid, name, len, array) in &all {
@@ -154,10 +338,11 @@ pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
             typtype,
             category(oid, name),
             elem,
-            array
+            array,
+            if collatable(oid) { 100 } else { 0 }
         ])?;
     }
-    Ok(())
+    Ok(catalog)
 }
 
 #[cfg(test)]

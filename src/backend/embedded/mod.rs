@@ -113,6 +113,7 @@ pub struct EmbeddedConnection {
     clock: TransactionClock,
     schema: Schema,
     plans: HashMap<String, Arc<ColumnPlan>>,
+    catalog: catalog::Catalog,
 }
 
 impl EmbeddedConnection {
@@ -156,7 +157,7 @@ impl EmbeddedConnection {
         register_pg_sleep(&conn, &cancelled).map_err(map_error)?;
         let clock = TransactionClock::new();
         translate::register_functions_with_clock(&conn, &clock).map_err(map_error)?;
-        catalog::attach(&conn).map_err(map_error)?;
+        let catalog = catalog::attach(&conn).map_err(map_error)?;
         Ok(EmbeddedConnection {
             conn,
             cancelled,
@@ -164,6 +165,7 @@ impl EmbeddedConnection {
             clock,
             schema: Schema::default(),
             plans: HashMap::new(),
+            catalog,
         })
     }
 
@@ -238,6 +240,19 @@ fn register_session_functions(
     text_fn("session_user", |s| s.user.clone())?;
     text_fn("current_database", |s| s.database.clone())?;
     text_fn("current_schema", |_| "public".to_owned())?;
+    // Every object belongs to the connected user (owner oid 10, as the
+    // bootstrap superuser in PostgreSQL).
+    let s = session.clone();
+    conn.create_scalar_function("pg_get_userbyid", 1, flags, move |ctx| {
+        let id: Option<i64> = ctx.get(0)?;
+        Ok(id.map(|id| {
+            if id == 10 {
+                s.lock().map(|g| g.user.clone()).unwrap_or_default()
+            } else {
+                format!("unknown (OID={id})")
+            }
+        }))
+    })?;
     let s = session.clone();
     conn.create_scalar_function("pg_backend_pid", 0, flags, move |_ctx| {
         Ok(s.lock().map(|g| g.backend_pid).unwrap_or(0))
@@ -454,6 +469,7 @@ fn quote_ident(name: &str) -> String {
 impl BackendConnection for EmbeddedConnection {
     fn describe(&mut self, sql: &str, param_types: &[Oid]) -> Result<Description, PgError> {
         let translated = translate::to_sqlite(sql)?;
+        self.catalog.refresh_for(&self.conn, sql);
         self.schema.refresh(&self.conn);
         let stmt = self.conn.prepare_cached(&translated).map_err(map_error)?;
         let n = param_count(&stmt).max(param_types.len());
@@ -475,6 +491,7 @@ impl BackendConnection for EmbeddedConnection {
         if autocommit {
             self.clock.begin();
         }
+        self.catalog.refresh_for(&self.conn, st.sql);
         let r = self.run(st, &translated, sink);
         if autocommit {
             self.clock.end();

@@ -58,6 +58,7 @@ mod functions;
 use std::borrow::Cow;
 use std::cmp::Reverse;
 
+pub(crate) use functions::INVALID_REGULAR_EXPRESSION;
 pub use functions::{
     TransactionClock, function_error, jsonb_text, like_escape, like_to_glob, pg_error_from_sqlite,
     random_uuid,
@@ -95,6 +96,9 @@ pub fn to_sqlite(sql: &str) -> Result<Cow<'_, str>, PgError> {
 /// The full translation, without the fast path.
 fn translate(sql: &str) -> Result<Cow<'_, str>, PgError> {
     let toks: Vec<Token> = Lexer::significant(sql).collect();
+    if let Some(empty) = empty_catalog_select(sql, &toks) {
+        return Ok(Cow::Owned(empty));
+    }
     let mut t = Translator::new(sql, &toks);
     t.run()?;
     Ok(t.finish())
@@ -133,7 +137,8 @@ fn is_trigger_word(w: &str) -> bool {
             | "truncate"
             | "create"
             | "alter"
-    )
+            | "operator"
+    ) || super::catalog::ALWAYS_EMPTY.contains(&w)
 }
 
 /// One allocation-free pass: does anything in `sql` need rewriting? Most
@@ -144,6 +149,8 @@ fn needs_translation(sql: &str) -> bool {
     for t in Lexer::significant(sql) {
         match t.kind {
             TokenKind::TypeCast | TokenKind::EscapeString | TokenKind::DollarString => return true,
+            // The regular-expression match operators.
+            TokenKind::Operator if t.text(sql).contains('~') => return true,
             // N'...' loses its prefix.
             TokenKind::String if matches!(sql.as_bytes().get(t.start), Some(b'n' | b'N')) => {
                 return true;
@@ -493,6 +500,7 @@ impl<'a, 't> Translator<'a, 't> {
                     i + 1
                 }
                 TokenKind::Ident => self.ident(i)?,
+                TokenKind::Operator => self.operator(i, i, i + 1),
                 _ => i + 1,
             };
         }
@@ -840,7 +848,13 @@ impl<'a, 't> Translator<'a, 't> {
             "session_user" if !call => self.replace(tok.start, tok.end, "session_user()"),
             "current_schema" if !call => self.replace(tok.start, tok.end, "current_schema()"),
             "current_catalog" if !call => self.replace(tok.start, tok.end, "current_database()"),
+            "operator" if call => return Ok(self.operator_call(i)),
             "collate" => {
+                if let Some(end) = self.default_collation(i + 1) {
+                    self.replace(tok.start, self.toks[end - 1].end, "");
+                    self.consume(i + 1, end);
+                    return Ok(end);
+                }
                 if let Some(next) = self.toks.get(i + 1)
                     && next.kind == TokenKind::QuotedIdent
                     && matches!(next.text(self.sql), "\"C\"" | "\"POSIX\"")
@@ -864,6 +878,104 @@ impl<'a, 't> Translator<'a, 't> {
             }
         }
         Ok(i + 1)
+    }
+
+    /// `pg_catalog.default` / `"default"` after COLLATE: where the name
+    /// ends, if it is the default collation (which SQLite's is).
+    fn default_collation(&self, mut k: usize) -> Option<usize> {
+        if self.word(k, "pg_catalog") && self.kind(k + 1) == Some(TokenKind::Dot) {
+            k += 2;
+        }
+        let t = self.toks.get(k)?;
+        let is_default = match t.kind {
+            TokenKind::QuotedIdent => t.text(self.sql) == "\"default\"",
+            TokenKind::Ident => t.is_word(self.sql, "default"),
+            _ => false,
+        };
+        is_default.then_some(k + 1)
+    }
+
+    /// Does the token before `i` end an operand (so an operator at `i` is
+    /// binary)?
+    fn ends_operand(&self, i: usize) -> bool {
+        let Some(prev) = i.checked_sub(1).and_then(|j| self.toks.get(j)) else {
+            return false;
+        };
+        match prev.kind {
+            TokenKind::Ident => !matches!(
+                prev.text(self.sql).to_ascii_lowercase().as_str(),
+                "select"
+                    | "where"
+                    | "and"
+                    | "or"
+                    | "not"
+                    | "when"
+                    | "then"
+                    | "else"
+                    | "on"
+                    | "having"
+                    | "by"
+                    | "case"
+                    | "in"
+                    | "is"
+                    | "return"
+                    | "returning"
+                    | "distinct"
+            ),
+            TokenKind::QuotedIdent
+            | TokenKind::String
+            | TokenKind::EscapeString
+            | TokenKind::UnicodeString
+            | TokenKind::DollarString
+            | TokenKind::Number
+            | TokenKind::Param
+            | TokenKind::RParen
+            | TokenKind::RBracket => true,
+            _ => false,
+        }
+    }
+
+    /// The operator token `op`, written over the tokens `from..to`:
+    /// PostgreSQL's regular-expression matches become SQLite's REGEXP (the
+    /// catalog's `regexp()` function); `~*` / `!~*` match ignoring case.
+    /// Other operators stay (an `OPERATOR(...)` wrapper goes).
+    fn operator(&mut self, op: usize, from: usize, to: usize) -> usize {
+        let text = self.text(op);
+        let rewrite = match text {
+            "~" if self.ends_operand(from) => Some(" REGEXP "),
+            "!~" => Some(" NOT REGEXP "),
+            "~*" => Some(" REGEXP '(?i)' || "),
+            "!~*" => Some(" NOT REGEXP '(?i)' || "),
+            _ => None,
+        };
+        let start = self.toks[from].start;
+        let end = self.toks[to - 1].end;
+        match rewrite {
+            Some(r) => self.replace(start, end, r),
+            None if to > from + 1 => self.replace(start, end, format!(" {text} ")),
+            None => {}
+        }
+        self.consume(from, to);
+        to
+    }
+
+    /// `OPERATOR(pg_catalog.~)`, `OPERATOR(=)`: the operator itself.
+    fn operator_call(&mut self, i: usize) -> usize {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return i + 1;
+        };
+        let mut k = i + 2;
+        while matches!(
+            self.kind(k),
+            Some(TokenKind::Ident | TokenKind::QuotedIdent)
+        ) && self.kind(k + 1) == Some(TokenKind::Dot)
+        {
+            k += 2;
+        }
+        if self.kind(k) != Some(TokenKind::Operator) || k + 1 != close {
+            return i + 1;
+        }
+        self.operator(k, i, close + 1)
     }
 
     /// `[NOT] LIKE pattern [ESCAPE e]` / `ILIKE`.
@@ -1341,6 +1453,130 @@ impl<'a, 't> Translator<'a, 't> {
             }
         }
     }
+}
+
+/// A SELECT that reads no rows because every branch of it inner-joins a
+/// catalog pgiris keeps empty ([`ALWAYS_EMPTY`]: pg_policy,
+/// pg_publication, pg_inherits ...): `SELECT NULL, ... LIMIT 0` with as
+/// many columns, without evaluating the rest (whose array and regclass
+/// arithmetic SQLite could not run). psql's `\d` sends such queries.
+///
+/// [`ALWAYS_EMPTY`]: super::catalog::ALWAYS_EMPTY
+fn empty_catalog_select(sql: &str, toks: &[Token]) -> Option<String> {
+    use super::catalog::ALWAYS_EMPTY;
+    let is_empty_catalog = |t: &Token| {
+        t.kind == TokenKind::Ident
+            && ALWAYS_EMPTY
+                .iter()
+                .any(|e| t.text(sql).eq_ignore_ascii_case(e))
+    };
+    if !toks.first()?.is_word(sql, "select") || !toks.iter().any(is_empty_catalog) {
+        return None;
+    }
+    // Depth of every token; `top` holds the depth-0 ones.
+    let mut depth = 0i32;
+    let mut top = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            TokenKind::LParen | TokenKind::LBracket => {
+                if depth == 0 {
+                    top.push(i);
+                }
+                depth += 1;
+            }
+            TokenKind::RParen | TokenKind::RBracket => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
+                }
+            }
+            TokenKind::Semicolon if depth == 0 && i + 1 != toks.len() => return None,
+            _ if depth == 0 => top.push(i),
+            _ => {}
+        }
+    }
+    let word = |i: usize, w: &str| toks[i].is_word(sql, w);
+    // Branches: split at UNION [ALL]; INTERSECT / EXCEPT are not handled.
+    let mut branches: Vec<Vec<usize>> = vec![Vec::new()];
+    for &i in &top {
+        if word(i, "intersect") || word(i, "except") {
+            return None;
+        }
+        if word(i, "union") {
+            branches.push(Vec::new());
+        } else if let Some(b) = branches.last_mut() {
+            b.push(i);
+        }
+    }
+    let mut columns = None;
+    for b in &branches {
+        let b: Vec<usize> = b
+            .iter()
+            .copied()
+            .filter(|&i| !word(i, "all") && !word(i, "distinct"))
+            .collect();
+        if !b.first().is_some_and(|&i| word(i, "select")) {
+            return None;
+        }
+        let from = b.iter().position(|&i| word(i, "from"))?;
+        if columns.is_none() {
+            let list = &b[1..from];
+            if list.is_empty()
+                || list
+                    .iter()
+                    .any(|&i| toks[i].kind == TokenKind::Operator && toks[i].text(sql) == "*")
+            {
+                return None;
+            }
+            let commas = list
+                .iter()
+                .filter(|&&i| toks[i].kind == TokenKind::Comma)
+                .count();
+            columns = Some(commas + 1);
+        }
+        let mut empty = false;
+        let mut k = from + 1;
+        let mut expect_relation = true;
+        while k < b.len() {
+            let i = b[k];
+            if [
+                "where", "group", "having", "order", "limit", "offset", "window", "fetch", "for",
+            ]
+            .iter()
+            .any(|w| word(i, w))
+            {
+                break;
+            }
+            if word(i, "right") || word(i, "full") {
+                return None;
+            }
+            if expect_relation {
+                // The relation's last name part: `pg_catalog.pg_policy`.
+                let mut j = i;
+                while toks.get(j + 1).is_some_and(|t| t.kind == TokenKind::Dot) {
+                    j += 2;
+                }
+                if toks.get(j).is_some_and(is_empty_catalog) {
+                    empty = true;
+                }
+                expect_relation = false;
+            }
+            if toks[i].kind == TokenKind::Comma {
+                expect_relation = true;
+            } else if word(i, "join") {
+                let outer = k >= 1
+                    && (word(b[k - 1], "left")
+                        || (word(b[k - 1], "outer") && k >= 2 && word(b[k - 2], "left")));
+                expect_relation = !outer;
+            }
+            k += 1;
+        }
+        if !empty {
+            return None;
+        }
+    }
+    let n = columns?;
+    Some(format!("SELECT {} LIMIT 0", vec!["NULL"; n].join(", ")))
 }
 
 /// `raw` lower-cased into `buf`, if it fits (longer words are never

@@ -1,0 +1,481 @@
+//! The relation part of the catalog: `pg_class`, `pg_attribute`,
+//! `pg_attrdef`, `pg_index` and `pg_constraint`, filled from the main
+//! database's `sqlite_schema` and `pragma_table_info` / `pragma_index_list`
+//! each time a statement reads one of them ([`refresh`]), so they always
+//! describe the schema that statement sees (also inside a transaction, and
+//! after a rollback).
+//!
+//! What SQLite cannot know is reported as PostgreSQL reports a plain heap
+//! table with nothing extra: owner oid 10 (the connected user, see
+//! `pg_get_userbyid`), schema `public`, access method heap (btree for
+//! indexes), no triggers, rules, row security, partitions or inheritance,
+//! no collation other than the type's. Oids are `16384 + 4 * rowid` of the
+//! object's `sqlite_schema` row (stable while the schema is unchanged); an
+//! `INTEGER PRIMARY KEY` (SQLite's rowid, which has no index of its own) is
+//! shown with the `<table>_pkey` index PostgreSQL would have, oid
+//! `table + 1`; a constraint's oid is its index's `+ 2`. `serial` keys show
+//! PostgreSQL's `nextval('<table>_<column>_seq'::regclass)` default (the
+//! sequence itself is not listed). Temporary tables are not listed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::super::infer;
+use crate::wire::types::Oid;
+
+/// The first oid PostgreSQL gives user objects.
+pub const FIRST_USER_OID: i64 = 16384;
+const HEAP_AM: i64 = 2;
+const BTREE_AM: i64 = 403;
+
+/// The relations this module fills (refreshed before a statement that
+/// names one of them).
+pub const DYNAMIC: &[&str] = &[
+    "pg_class",
+    "pg_attribute",
+    "pg_attrdef",
+    "pg_index",
+    "pg_constraint",
+];
+
+/// Catalog relations that are always empty in pgiris (no row-level
+/// security, extended statistics, publications, inheritance, triggers,
+/// rewrite rules, comments, collations beyond the types' own).
+pub const ALWAYS_EMPTY: &[&str] = &[
+    "pg_policy",
+    "pg_statistic_ext",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_inherits",
+    "pg_trigger",
+    "pg_rewrite",
+    "pg_description",
+];
+
+pub(super) const DDL: &str = "
+CREATE TABLE pg_catalog.pg_class (
+    oid oid NOT NULL, relname TEXT NOT NULL, relnamespace oid NOT NULL,
+    reltype oid NOT NULL DEFAULT 0, reloftype oid NOT NULL DEFAULT 0,
+    relowner oid NOT NULL DEFAULT 10, relam oid NOT NULL DEFAULT 0,
+    relfilenode oid NOT NULL DEFAULT 0, reltablespace oid NOT NULL DEFAULT 0,
+    relpages INTEGER NOT NULL DEFAULT 0, reltuples REAL NOT NULL DEFAULT -1,
+    relallvisible INTEGER NOT NULL DEFAULT 0, reltoastrelid oid NOT NULL DEFAULT 0,
+    relhasindex BOOLEAN NOT NULL, relisshared BOOLEAN NOT NULL DEFAULT 0,
+    relpersistence TEXT NOT NULL DEFAULT 'p', relkind TEXT NOT NULL,
+    relnatts SMALLINT NOT NULL, relchecks SMALLINT NOT NULL DEFAULT 0,
+    relhasrules BOOLEAN NOT NULL DEFAULT 0, relhastriggers BOOLEAN NOT NULL DEFAULT 0,
+    relhassubclass BOOLEAN NOT NULL DEFAULT 0, relrowsecurity BOOLEAN NOT NULL DEFAULT 0,
+    relforcerowsecurity BOOLEAN NOT NULL DEFAULT 0, relispopulated BOOLEAN NOT NULL DEFAULT 1,
+    relreplident TEXT NOT NULL DEFAULT 'd', relispartition BOOLEAN NOT NULL DEFAULT 0,
+    relrewrite oid NOT NULL DEFAULT 0, relfrozenxid TEXT NOT NULL DEFAULT '0',
+    relminmxid TEXT NOT NULL DEFAULT '0', relacl TEXT, reloptions TEXT, relpartbound TEXT);
+CREATE TABLE pg_catalog.pg_attribute (
+    attrelid oid NOT NULL, attname TEXT NOT NULL, atttypid oid NOT NULL,
+    attstattarget INTEGER NOT NULL DEFAULT -1, attlen SMALLINT NOT NULL DEFAULT -1,
+    attnum SMALLINT NOT NULL, attndims INTEGER NOT NULL DEFAULT 0,
+    attcacheoff INTEGER NOT NULL DEFAULT -1, atttypmod INTEGER NOT NULL DEFAULT -1,
+    attbyval BOOLEAN NOT NULL DEFAULT 0, attalign TEXT NOT NULL DEFAULT 'i',
+    attstorage TEXT NOT NULL DEFAULT 'p', attcompression TEXT NOT NULL DEFAULT '',
+    attnotnull BOOLEAN NOT NULL, atthasdef BOOLEAN NOT NULL,
+    atthasmissing BOOLEAN NOT NULL DEFAULT 0, attidentity TEXT NOT NULL DEFAULT '',
+    attgenerated TEXT NOT NULL DEFAULT '', attisdropped BOOLEAN NOT NULL DEFAULT 0,
+    attislocal BOOLEAN NOT NULL DEFAULT 1, attinhcount INTEGER NOT NULL DEFAULT 0,
+    attcollation oid NOT NULL DEFAULT 0, attacl TEXT, attoptions TEXT,
+    attfdwoptions TEXT, attmissingval TEXT);
+CREATE TABLE pg_catalog.pg_attrdef (
+    oid oid NOT NULL, adrelid oid NOT NULL, adnum SMALLINT NOT NULL, adbin TEXT NOT NULL);
+CREATE TABLE pg_catalog.pg_index (
+    indexrelid oid NOT NULL, indrelid oid NOT NULL, indnatts SMALLINT NOT NULL,
+    indnkeyatts SMALLINT NOT NULL, indisunique BOOLEAN NOT NULL,
+    indnullsnotdistinct BOOLEAN NOT NULL DEFAULT 0, indisprimary BOOLEAN NOT NULL,
+    indisexclusion BOOLEAN NOT NULL DEFAULT 0, indimmediate BOOLEAN NOT NULL DEFAULT 1,
+    indisclustered BOOLEAN NOT NULL DEFAULT 0, indisvalid BOOLEAN NOT NULL DEFAULT 1,
+    indcheckxmin BOOLEAN NOT NULL DEFAULT 0, indisready BOOLEAN NOT NULL DEFAULT 1,
+    indislive BOOLEAN NOT NULL DEFAULT 1, indisreplident BOOLEAN NOT NULL DEFAULT 0,
+    indkey TEXT NOT NULL, indcollation TEXT NOT NULL DEFAULT '', indclass TEXT NOT NULL DEFAULT '',
+    indoption TEXT NOT NULL DEFAULT '', indexprs TEXT, indpred TEXT);
+CREATE TABLE pg_catalog.pg_constraint (
+    oid oid NOT NULL, conname TEXT NOT NULL, connamespace oid NOT NULL, contype TEXT NOT NULL,
+    condeferrable BOOLEAN NOT NULL DEFAULT 0, condeferred BOOLEAN NOT NULL DEFAULT 0,
+    convalidated BOOLEAN NOT NULL DEFAULT 1, conrelid oid NOT NULL, contypid oid NOT NULL DEFAULT 0,
+    conindid oid NOT NULL, conparentid oid NOT NULL DEFAULT 0, confrelid oid NOT NULL DEFAULT 0,
+    confupdtype TEXT NOT NULL DEFAULT ' ', confdeltype TEXT NOT NULL DEFAULT ' ',
+    confmatchtype TEXT NOT NULL DEFAULT ' ', conislocal BOOLEAN NOT NULL DEFAULT 1,
+    coninhcount INTEGER NOT NULL DEFAULT 0, connoinherit BOOLEAN NOT NULL DEFAULT 0,
+    conkey TEXT, confkey TEXT, conbin TEXT);
+CREATE TABLE pg_catalog.pg_am (oid oid NOT NULL, amname TEXT NOT NULL, amhandler TEXT NOT NULL, amtype TEXT NOT NULL);
+INSERT INTO pg_catalog.pg_am VALUES (2, 'heap', 'heap_tableam_handler', 't'), (403, 'btree', 'bthandler', 'i');
+CREATE TABLE pg_catalog.pg_collation (
+    oid oid NOT NULL, collname TEXT NOT NULL, collnamespace oid NOT NULL DEFAULT 11,
+    collowner oid NOT NULL DEFAULT 10, collprovider TEXT NOT NULL DEFAULT 'c');
+INSERT INTO pg_catalog.pg_collation (oid, collname) VALUES (100, 'default'), (950, 'C'), (951, 'POSIX');
+CREATE TABLE pg_catalog.pg_policy (oid oid, polname TEXT, polrelid oid, polcmd TEXT, polpermissive BOOLEAN, polroles TEXT, polqual TEXT, polwithcheck TEXT);
+CREATE TABLE pg_catalog.pg_statistic_ext (oid oid, stxrelid oid, stxname TEXT, stxnamespace oid, stxowner oid, stxstattarget INTEGER, stxkeys TEXT, stxkind TEXT, stxexprs TEXT);
+CREATE TABLE pg_catalog.pg_publication (oid oid, pubname TEXT, pubowner oid, puballtables BOOLEAN, pubinsert BOOLEAN, pubupdate BOOLEAN, pubdelete BOOLEAN, pubtruncate BOOLEAN, pubviaroot BOOLEAN);
+CREATE TABLE pg_catalog.pg_publication_namespace (oid oid, pnpubid oid, pnnspid oid);
+CREATE TABLE pg_catalog.pg_publication_rel (oid oid, prpubid oid, prrelid oid, prqual TEXT, prattrs TEXT);
+CREATE TABLE pg_catalog.pg_inherits (inhrelid oid, inhparent oid, inhseqno INTEGER, inhdetachpending BOOLEAN);
+CREATE TABLE pg_catalog.pg_trigger (oid oid, tgrelid oid, tgparentid oid, tgname TEXT, tgfoid oid, tgtype SMALLINT, tgenabled TEXT, tgisinternal BOOLEAN);
+CREATE TABLE pg_catalog.pg_rewrite (oid oid, rulename TEXT, ev_class oid, ev_type TEXT, ev_enabled TEXT, is_instead BOOLEAN);
+CREATE TABLE pg_catalog.pg_description (objoid oid, classoid oid, objsubid INTEGER, description TEXT);
+";
+
+/// What `pg_get_indexdef(oid)` and `pg_get_constraintdef(oid)` answer,
+/// filled by [`refresh`] next to the tables.
+#[derive(Debug, Default)]
+pub struct Definitions {
+    pub index: HashMap<i64, String>,
+    pub constraint: HashMap<i64, String>,
+}
+
+pub type SharedDefinitions = Arc<Mutex<Definitions>>;
+
+/// PostgreSQL's quote_ident for a name in a definition.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// A column default as PostgreSQL prints it: SQLite keeps the text after
+/// `DEFAULT`, which the translator wrapped in parentheses.
+pub fn pg_default(dflt: &str) -> String {
+    let mut d = dflt.trim();
+    while let Some(inner) = d.strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
+        // Only one pair that encloses the whole text: `(a) + (b)` stays.
+        let mut depth = 0i32;
+        let mut encloses = true;
+        for (i, c) in inner.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            if depth < 0 && i + 1 < inner.len() {
+                encloses = false;
+                break;
+            }
+        }
+        if !encloses || depth != 0 {
+            break;
+        }
+        d = inner.trim();
+    }
+    d.replace("pg_now()", "now()")
+}
+
+struct Column {
+    name: String,
+    decl: String,
+    notnull: bool,
+    default: Option<String>,
+    pk: i64,
+}
+
+struct IndexRow {
+    oid: i64,
+    name: String,
+    unique: bool,
+    primary: bool,
+    /// `Some('p' | 'u')` when a constraint backs it.
+    constraint: Option<char>,
+    columns: Vec<(i64, String, bool)>,
+    predicate: Option<String>,
+}
+
+/// Refills the relation catalogs and `defs` from the main database.
+pub fn refresh(conn: &Connection, defs: &SharedDefinitions) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "SAVEPOINT pgiris_catalog;
+         DELETE FROM pg_catalog.pg_class; DELETE FROM pg_catalog.pg_attribute;
+         DELETE FROM pg_catalog.pg_attrdef; DELETE FROM pg_catalog.pg_index;
+         DELETE FROM pg_catalog.pg_constraint;",
+    )?;
+    let mut d = Definitions::default();
+    match fill(conn, &mut d) {
+        Ok(()) => {
+            conn.execute_batch("RELEASE pgiris_catalog")?;
+            if let Ok(mut g) = defs.lock() {
+                *g = d;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO pgiris_catalog; RELEASE pgiris_catalog");
+            Err(e)
+        }
+    }
+}
+
+fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
+    let rels: Vec<(i64, String, String, Option<String>)> = {
+        let mut s = conn.prepare_cached(
+            "SELECT rowid, type, name, sql FROM main.sqlite_schema
+             WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )?;
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let index_rowid: HashMap<String, i64> = {
+        let mut s =
+            conn.prepare_cached("SELECT name, rowid FROM main.sqlite_schema WHERE type = 'index'")?;
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut class = conn.prepare_cached(
+        "INSERT INTO pg_catalog.pg_class (oid, relname, relnamespace, relam, relhasindex, relkind, relnatts)
+         VALUES (?1, ?2, 2200, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut attr = conn.prepare_cached(
+        "INSERT INTO pg_catalog.pg_attribute (attrelid, attname, atttypid, attnum, atttypmod, attnotnull, atthasdef, attcollation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut attrdef = conn.prepare_cached(
+        "INSERT INTO pg_catalog.pg_attrdef (oid, adrelid, adnum, adbin) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut index = conn.prepare_cached(
+        "INSERT INTO pg_catalog.pg_index (indexrelid, indrelid, indnatts, indnkeyatts, indisunique, indisprimary, indkey, indpred)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut constraint = conn.prepare_cached(
+        "INSERT INTO pg_catalog.pg_constraint (oid, conname, connamespace, contype, conrelid, conindid, conkey)
+         VALUES (?1, ?2, 2200, ?3, ?4, ?5, ?6)",
+    )?;
+    for (rowid, kind, name, sql) in rels {
+        let oid = FIRST_USER_OID + 4 * rowid;
+        let is_table = kind == "table";
+        let columns = table_columns(conn, &name)?;
+        let declared = match (&sql, is_table) {
+            (Some(sql), true) => infer::declared_column_types(sql),
+            _ => Vec::new(),
+        };
+        let autoincrement = is_table
+            && sql
+                .as_deref()
+                .is_some_and(|s| s.to_ascii_lowercase().contains("autoincrement"));
+        let pk_count = columns.iter().filter(|c| c.pk > 0).count();
+        for (i, c) in columns.iter().enumerate() {
+            let attnum = i as i64 + 1;
+            let folded = c.name.to_lowercase();
+            let (typ, typmod): (Oid, i32) = declared
+                .iter()
+                .find(|(n, _, _)| *n == folded)
+                .map(|(_, t, m)| (*t, *m))
+                .unwrap_or_else(|| infer::type_from_decl(&c.decl));
+            let default = if autoincrement && c.pk == 1 && pk_count == 1 {
+                Some(format!("nextval('{}_{}_seq'::regclass)", name, c.name))
+            } else {
+                c.default.as_deref().map(pg_default)
+            };
+            let collation = if super::collatable(typ) { 100 } else { 0 };
+            attr.execute(params![
+                oid,
+                c.name,
+                typ,
+                attnum,
+                typmod,
+                is_table && (c.notnull || c.pk > 0),
+                default.is_some(),
+                collation
+            ])?;
+            if let Some(def) = default {
+                attrdef.execute(params![oid * 1000 + attnum, oid, attnum, def])?;
+            }
+        }
+        let indexes = if is_table {
+            table_indexes(conn, &name, oid, &columns, &index_rowid)?
+        } else {
+            Vec::new()
+        };
+        class.execute(params![
+            oid,
+            name,
+            if is_table { HEAP_AM } else { 0 },
+            !indexes.is_empty(),
+            if is_table { "r" } else { "v" },
+            columns.len() as i64
+        ])?;
+        for ix in indexes {
+            let cols: Vec<String> = ix
+                .columns
+                .iter()
+                .map(|(_, n, desc)| {
+                    let q = if n.starts_with('(') {
+                        n.clone()
+                    } else {
+                        quote_ident(n)
+                    };
+                    if *desc { format!("{q} DESC") } else { q }
+                })
+                .collect();
+            let mut def = format!(
+                "CREATE {}INDEX {} ON public.{} USING btree ({})",
+                if ix.unique { "UNIQUE " } else { "" },
+                quote_ident(&ix.name),
+                quote_ident(&name),
+                cols.join(", ")
+            );
+            if let Some(p) = &ix.predicate {
+                def.push_str(" WHERE ");
+                def.push_str(p);
+            }
+            defs.index.insert(ix.oid, def);
+            let indkey: Vec<String> = ix.columns.iter().map(|(n, _, _)| n.to_string()).collect();
+            class.execute(params![
+                ix.oid,
+                ix.name,
+                BTREE_AM,
+                false,
+                "i",
+                ix.columns.len() as i64
+            ])?;
+            index.execute(params![
+                ix.oid,
+                oid,
+                ix.columns.len() as i64,
+                ix.unique,
+                ix.primary,
+                indkey.join(" "),
+                ix.predicate
+            ])?;
+            if let Some(kind) = ix.constraint {
+                let con = ix.oid + 2;
+                constraint.execute(params![
+                    con,
+                    ix.name,
+                    kind.to_string(),
+                    oid,
+                    ix.oid,
+                    format!("{{{}}}", indkey.join(","))
+                ])?;
+                defs.constraint.insert(
+                    con,
+                    format!(
+                        "{} ({})",
+                        if kind == 'p' { "PRIMARY KEY" } else { "UNIQUE" },
+                        cols.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Column>> {
+    let mut s = conn.prepare_cached(
+        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
+    )?;
+    s.query_map([table], |r| {
+        Ok(Column {
+            name: r.get(0)?,
+            decl: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            notnull: r.get(2)?,
+            default: r.get(3)?,
+            pk: r.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+fn table_indexes(
+    conn: &Connection,
+    table: &str,
+    table_oid: i64,
+    columns: &[Column],
+    index_rowid: &HashMap<String, i64>,
+) -> rusqlite::Result<Vec<IndexRow>> {
+    let list: Vec<(String, bool, String, bool)> = {
+        let mut s = conn.prepare_cached(
+            "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1, 'main')",
+        )?;
+        s.query_map([table], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::new();
+    let mut pk: Vec<(i64, &Column)> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.pk > 0)
+        .map(|(i, c)| (i as i64 + 1, c))
+        .collect();
+    pk.sort_by_key(|(_, c)| c.pk);
+    if !pk.is_empty() && !list.iter().any(|(_, _, origin, _)| origin == "pk") {
+        // An INTEGER PRIMARY KEY is the rowid: no index of its own.
+        out.push(IndexRow {
+            oid: table_oid + 1,
+            name: format!("{table}_pkey"),
+            unique: true,
+            primary: true,
+            constraint: Some('p'),
+            columns: pk
+                .iter()
+                .map(|(n, c)| (*n, c.name.clone(), false))
+                .collect(),
+            predicate: None,
+        });
+    }
+    let mut info = conn.prepare_cached(
+        "SELECT cid, name, \"desc\" FROM pragma_index_xinfo(?1, 'main') WHERE key ORDER BY seqno",
+    )?;
+    let mut sql_of = conn.prepare_cached("SELECT sql FROM main.sqlite_schema WHERE name = ?1")?;
+    for (name, unique, origin, partial) in list {
+        let cols: Vec<(i64, String, bool)> = info
+            .query_map([&name], |r| {
+                let cid: i64 = r.get(0)?;
+                let col: Option<String> = r.get(1)?;
+                Ok((
+                    if cid >= 0 { cid + 1 } else { 0 },
+                    col.unwrap_or_else(|| "(expression)".to_owned()),
+                    r.get(2)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let names: Vec<&str> = cols.iter().map(|(_, n, _)| n.as_str()).collect();
+        let (pg_name, constraint) = match origin.as_str() {
+            "pk" => (format!("{table}_pkey"), Some('p')),
+            "u" => (format!("{table}_{}_key", names.join("_")), Some('u')),
+            _ => (name.clone(), None),
+        };
+        let predicate = if partial {
+            let sql: Option<String> = sql_of
+                .query_row([&name], |r| r.get(0))
+                .optional()?
+                .flatten();
+            sql.and_then(|s| {
+                let lower = s.to_ascii_lowercase();
+                lower
+                    .rfind(" where ")
+                    .map(|at| format!("({})", s[at + 7..].trim()))
+            })
+        } else {
+            None
+        };
+        out.push(IndexRow {
+            oid: index_rowid
+                .get(&name)
+                .map_or(table_oid + 3, |r| FIRST_USER_OID + 4 * r),
+            name: pg_name,
+            unique,
+            primary: origin == "pk",
+            constraint,
+            columns: cols,
+            predicate,
+        });
+    }
+    Ok(out)
+}
