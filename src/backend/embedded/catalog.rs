@@ -248,7 +248,21 @@ fn register_relation_functions(
             let Some(oid) = oid_arg(ctx, 0)? else {
                 return Ok(None);
             };
-            Ok(defs.lock().ok().and_then(|d| d.index.get(&oid).cloned()))
+            // pg_get_indexdef(oid, column, pretty): that column's
+            // definition; column 0, the whole CREATE INDEX.
+            let column = if n == 3 {
+                oid_arg(ctx, 1)?.unwrap_or(0)
+            } else {
+                0
+            };
+            Ok(defs.lock().ok().and_then(|d| {
+                if column > 0 {
+                    let cols = d.index_columns.get(&oid)?;
+                    cols.get(usize::try_from(column - 1).ok()?).cloned()
+                } else {
+                    d.index.get(&oid).cloned()
+                }
+            }))
         })?;
     }
     for n in [1, 2] {
@@ -393,5 +407,105 @@ mod tests {
         assert_eq!(format_type(1184, -1), "timestamp with time zone");
         assert_eq!(format_type(1007, -1), "integer[]");
         assert_eq!(format_type(999_999, -1), "???");
+    }
+}
+
+#[cfg(test)]
+mod relation_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_print_like_pg_size_pretty() {
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(8192), "8192 bytes");
+        assert_eq!(size_pretty(10240), "10 kB");
+        assert_eq!(size_pretty(1_000_000), "977 kB");
+        assert_eq!(size_pretty(100_000_000), "95 MB");
+        assert_eq!(size_pretty(-10240), "-10 kB");
+    }
+
+    #[test]
+    fn defaults_lose_the_translator_parentheses() {
+        assert_eq!(relations::pg_default("(0)"), "0");
+        assert_eq!(relations::pg_default("((1) + (2))"), "(1) + (2)");
+        assert_eq!(relations::pg_default("(1) + (2)"), "(1) + (2)");
+        assert_eq!(relations::pg_default("(pg_now())"), "now()");
+        assert_eq!(relations::pg_default("'x'"), "'x'");
+    }
+
+    #[test]
+    fn relations_follow_the_sqlite_schema() {
+        let c = Connection::open_in_memory().unwrap();
+        let catalog = attach(&c).unwrap();
+        c.execute_batch(
+            "CREATE TABLE a (k INTEGER PRIMARY KEY AUTOINCREMENT, s varchar(5) UNIQUE, n int NOT NULL);
+             CREATE TABLE b (x text, y int, PRIMARY KEY (x, y));
+             CREATE INDEX b_y ON b (y DESC) WHERE y > 0;",
+        )
+        .unwrap();
+        catalog.refresh_for(&c, "SELECT 1 FROM pg_catalog.pg_class");
+        let q = |sql: &str| -> Vec<String> {
+            let mut s = c.prepare(sql).unwrap();
+            s.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            q(
+                "SELECT relname || ':' || relkind || ':' || relhasindex FROM pg_class ORDER BY relname"
+            ),
+            [
+                "a:r:1",
+                "a_pkey:i:0",
+                "a_s_key:i:0",
+                "b:r:1",
+                "b_pkey:i:0",
+                "b_y:i:0"
+            ]
+        );
+        assert_eq!(
+            q("SELECT pg_get_indexdef(indexrelid) FROM pg_index ORDER BY 1"),
+            [
+                "CREATE INDEX b_y ON public.b USING btree (y DESC) WHERE (y > 0)",
+                "CREATE UNIQUE INDEX a_pkey ON public.a USING btree (k)",
+                "CREATE UNIQUE INDEX a_s_key ON public.a USING btree (s)",
+                "CREATE UNIQUE INDEX b_pkey ON public.b USING btree (x, y)",
+            ]
+        );
+        assert_eq!(
+            q(
+                "SELECT conname || ' ' || contype || ' ' || pg_get_constraintdef(oid) FROM pg_constraint ORDER BY 1"
+            ),
+            [
+                "a_pkey p PRIMARY KEY (k)",
+                "a_s_key u UNIQUE (s)",
+                "b_pkey p PRIMARY KEY (x, y)"
+            ]
+        );
+        assert_eq!(
+            q("SELECT attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = 'b' ORDER BY attnum"),
+            ["x text 1", "y integer 1"]
+        );
+        // Oids are user oids, distinct, and stable across refreshes.
+        let oids = q("SELECT group_concat(oid) FROM (SELECT oid FROM pg_class ORDER BY oid)");
+        catalog.refresh_for(&c, "SELECT * FROM pg_attribute");
+        assert_eq!(
+            q("SELECT group_concat(oid) FROM (SELECT oid FROM pg_class ORDER BY oid)"),
+            oids
+        );
+        assert_eq!(
+            q("SELECT count(DISTINCT oid) || ' ' || min(oid) FROM pg_class"),
+            ["6 16388"]
+        );
+        c.execute_batch("DROP TABLE b").unwrap();
+        catalog.refresh_for(&c, "SELECT * FROM pg_class");
+        assert_eq!(
+            q("SELECT group_concat(relname) FROM pg_class"),
+            ["a,a_pkey,a_s_key"]
+        );
+        assert!(!mentions_dynamic("SELECT 'pg_class'"));
+        assert!(mentions_dynamic("select 1 from PG_CATALOG.PG_CLASS"));
     }
 }

@@ -942,17 +942,29 @@ impl<'a, 't> Translator<'a, 't> {
     fn operator(&mut self, op: usize, from: usize, to: usize) -> usize {
         let text = self.text(op);
         let rewrite = match text {
-            "~" if self.ends_operand(from) => Some(" REGEXP "),
-            "!~" => Some(" NOT REGEXP "),
-            "~*" => Some(" REGEXP '(?i)' || "),
-            "!~*" => Some(" NOT REGEXP '(?i)' || "),
+            "~" if self.ends_operand(from) => Some("REGEXP"),
+            "!~" => Some("NOT REGEXP"),
+            "~*" => Some("REGEXP '(?i)' ||"),
+            "!~*" => Some("NOT REGEXP '(?i)' ||"),
             _ => None,
         };
         let start = self.toks[from].start;
         let end = self.toks[to - 1].end;
+        // Words need spaces around them where the operator had none.
+        let bytes = self.sql.as_bytes();
+        let before = if start > 0 && !bytes[start - 1].is_ascii_whitespace() {
+            " "
+        } else {
+            ""
+        };
+        let after = if bytes.get(end).is_some_and(|b| !b.is_ascii_whitespace()) {
+            " "
+        } else {
+            ""
+        };
         match rewrite {
-            Some(r) => self.replace(start, end, r),
-            None if to > from + 1 => self.replace(start, end, format!(" {text} ")),
+            Some(r) => self.replace(start, end, format!("{before}{r}{after}")),
+            None if to > from + 1 => self.replace(start, end, format!("{before}{text}{after}")),
             None => {}
         }
         self.consume(from, to);

@@ -128,6 +128,8 @@ CREATE TABLE pg_catalog.pg_description (objoid oid, classoid oid, objsubid INTEG
 #[derive(Debug, Default)]
 pub struct Definitions {
     pub index: HashMap<i64, String>,
+    /// Each index column's definition, for `pg_get_indexdef(oid, n, _)`.
+    pub index_columns: HashMap<i64, Vec<String>>,
     pub constraint: HashMap<i64, String>,
 }
 
@@ -266,14 +268,20 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
                 .as_deref()
                 .is_some_and(|s| s.to_ascii_lowercase().contains("autoincrement"));
         let pk_count = columns.iter().filter(|c| c.pk > 0).count();
+        let types: Vec<(Oid, i32)> = columns
+            .iter()
+            .map(|c| {
+                let folded = c.name.to_lowercase();
+                declared
+                    .iter()
+                    .find(|(n, _, _)| *n == folded)
+                    .map(|(_, t, m)| (*t, *m))
+                    .unwrap_or_else(|| infer::type_from_decl(&c.decl))
+            })
+            .collect();
         for (i, c) in columns.iter().enumerate() {
             let attnum = i as i64 + 1;
-            let folded = c.name.to_lowercase();
-            let (typ, typmod): (Oid, i32) = declared
-                .iter()
-                .find(|(n, _, _)| *n == folded)
-                .map(|(_, t, m)| (*t, *m))
-                .unwrap_or_else(|| infer::type_from_decl(&c.decl));
+            let (typ, typmod) = types[i];
             let default = if autoincrement && c.pk == 1 && pk_count == 1 {
                 Some(format!("nextval('{}_{}_seq'::regclass)", name, c.name))
             } else {
@@ -332,6 +340,25 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
                 def.push_str(p);
             }
             defs.index.insert(ix.oid, def);
+            defs.index_columns.insert(ix.oid, cols.clone());
+            // The index's own columns, typed as the table's.
+            for (k, (attnum, name, _)) in ix.columns.iter().enumerate() {
+                let (typ, typmod) = usize::try_from(*attnum - 1)
+                    .ok()
+                    .and_then(|a| types.get(a).copied())
+                    .unwrap_or((crate::wire::types::oid::TEXT, -1));
+                let collation = if super::collatable(typ) { 100 } else { 0 };
+                attr.execute(params![
+                    ix.oid,
+                    name,
+                    typ,
+                    k as i64 + 1,
+                    typmod,
+                    false,
+                    false,
+                    collation
+                ])?;
+            }
             let indkey: Vec<String> = ix.columns.iter().map(|(n, _, _)| n.to_string()).collect();
             class.execute(params![
                 ix.oid,
