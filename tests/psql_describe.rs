@@ -188,3 +188,41 @@ ROLLBACK
 "
     );
 }
+
+#[test]
+fn names_are_folded_and_temporary_tables_are_in_pg_temp() {
+    let server = TestServer::start();
+    let out = psql(
+        server.addr,
+        ADMIN_USER,
+        "postgres",
+        &[
+            "-c",
+            "CREATE TABLE Foo (Id int, \"Mixed\" text); CREATE TEMP TABLE tt (x int)",
+            "-c",
+            "\\dt",
+            "-c",
+            "\\d foo",
+        ],
+    );
+    assert!(out.success(), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        r#"CREATE TABLE
+CREATE TABLE
+          List of relations
+  Schema   | Name | Type  |  Owner   
+-----------+------+-------+----------
+ pg_temp_3 | tt   | table | postgres
+ public    | foo  | table | postgres
+(2 rows)
+
+                Table "public.foo"
+ Column |  Type   | Collation | Nullable | Default 
+--------+---------+-----------+----------+---------
+ id     | integer |           |          | 
+ Mixed  | text    |           |          | 
+
+"#
+    );
+}

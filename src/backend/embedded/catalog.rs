@@ -28,6 +28,8 @@ const NAMESPACES: &[(i64, &str)] = &[
     (11, "pg_catalog"),
     (2200, "public"),
     (13000, "information_schema"),
+    // Where temporary tables are listed (as in a first PostgreSQL session).
+    (relations::TEMP_NAMESPACE, "pg_temp_3"),
 ];
 
 /// typcategory of a type, as PostgreSQL assigns it (approximately, for the
@@ -504,6 +506,30 @@ mod relation_tests {
         assert_eq!(
             q("SELECT group_concat(relname) FROM pg_class"),
             ["a,a_pkey,a_s_key"]
+        );
+        // Names folded as PostgreSQL folds them; temporary tables in
+        // pg_temp_3.
+        c.execute_batch(
+            "CREATE TABLE Foo (Id int, \"Mixed\" text); CREATE INDEX Foo_Idx ON Foo (Id);
+             CREATE TEMP TABLE tt (x int);",
+        )
+        .unwrap();
+        catalog.refresh_for(&c, "SELECT * FROM pg_class");
+        assert_eq!(
+            q(
+                "SELECT group_concat(attname) FROM pg_attribute WHERE attrelid = (SELECT oid FROM pg_class WHERE relname = 'foo')"
+            ),
+            ["id,Mixed"]
+        );
+        assert_eq!(
+            q("SELECT pg_get_indexdef(oid) FROM pg_class WHERE relname = 'foo_idx'"),
+            ["CREATE INDEX foo_idx ON public.foo USING btree (id)"]
+        );
+        assert_eq!(
+            q(
+                "SELECT n.nspname || '.' || c.relname || ':' || c.relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE relname = 'tt'"
+            ),
+            ["pg_temp_3.tt:t"]
         );
         assert!(!mentions_dynamic("SELECT 'pg_class'"));
         assert!(mentions_dynamic("select 1 from PG_CATALOG.PG_CLASS"));

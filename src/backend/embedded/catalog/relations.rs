@@ -15,12 +15,14 @@
 //! shown with the `<table>_pkey` index PostgreSQL would have, oid
 //! `table + 1`; a constraint's oid is its index's `+ 2`. `serial` keys show
 //! PostgreSQL's `nextval('<table>_<column>_seq'::regclass)` default (the
-//! sequence itself is not listed). Temporary tables are not listed.
+//! sequence itself is not listed). Temporary tables are in `pg_temp_3`.
+//! Names are folded as PostgreSQL folds them (`CREATE TABLE Foo` lists
+//! `foo`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::super::infer;
 use crate::wire::types::Oid;
@@ -178,6 +180,31 @@ pub fn pg_default(dflt: &str) -> String {
     d.replace("pg_now()", "now()")
 }
 
+/// The name a CREATE TABLE / VIEW / INDEX statement gives its object,
+/// folded as PostgreSQL folds it (`CREATE TABLE Foo` makes `foo`; SQLite
+/// keeps `Foo`).
+pub fn declared_name(sql: &str) -> Option<String> {
+    use crate::sql::lexer::{Lexer, TokenKind};
+    let toks: Vec<_> = Lexer::significant(sql).collect();
+    let kind = toks
+        .iter()
+        .position(|t| ["table", "view", "index"].iter().any(|w| t.is_word(sql, w)))?;
+    let mut i = kind + 1;
+    while toks
+        .get(i)
+        .is_some_and(|t| t.is_word(sql, "if") || t.is_word(sql, "not") || t.is_word(sql, "exists"))
+    {
+        i += 1;
+    }
+    // The last part of a qualified name.
+    while toks.get(i + 1).is_some_and(|t| t.kind == TokenKind::Dot) && i + 2 < toks.len() {
+        i += 2;
+    }
+    let t = toks.get(i)?;
+    matches!(t.kind, TokenKind::Ident | TokenKind::QuotedIdent)
+        .then(|| infer::fold_ident(t.text(sql)))
+}
+
 struct Column {
     name: String,
     decl: String,
@@ -222,23 +249,65 @@ pub fn refresh(conn: &Connection, defs: &SharedDefinitions) -> rusqlite::Result<
 }
 
 fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
+    fill_schema(conn, defs, &MAIN)?;
+    fill_schema(conn, defs, &TEMP)
+}
+
+/// One SQLite schema and how its relations appear in the catalog.
+struct Space {
+    /// SQLite's schema name.
+    schema: &'static str,
+    /// The pg_namespace oid, the schema PostgreSQL would show.
+    namespace: i64,
+    /// PostgreSQL's name for it.
+    nspname: &'static str,
+    /// relpersistence.
+    persistence: &'static str,
+    /// Added to `4 * rowid` for oids.
+    first_oid: i64,
+}
+
+const MAIN: Space = Space {
+    schema: "main",
+    namespace: 2200,
+    nspname: "public",
+    persistence: "p",
+    first_oid: FIRST_USER_OID,
+};
+
+/// Temporary tables: schema `pg_temp_3` (as a first PostgreSQL session's),
+/// oids from 1,000,000,000.
+const TEMP: Space = Space {
+    schema: "temp",
+    namespace: TEMP_NAMESPACE,
+    nspname: "pg_temp_3",
+    persistence: "t",
+    first_oid: 1_000_000_000,
+};
+
+/// pg_namespace oid of `pg_temp_3`.
+pub const TEMP_NAMESPACE: i64 = 16386;
+
+fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusqlite::Result<()> {
+    let schema = space.schema;
     let rels: Vec<(i64, String, String, Option<String>)> = {
-        let mut s = conn.prepare_cached(
-            "SELECT rowid, type, name, sql FROM main.sqlite_schema
-             WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-        )?;
+        let mut s = conn.prepare_cached(&format!(
+            "SELECT rowid, type, name, sql FROM {schema}.sqlite_schema
+             WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        ))?;
         s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?
     };
-    let index_rowid: HashMap<String, i64> = {
-        let mut s =
-            conn.prepare_cached("SELECT name, rowid FROM main.sqlite_schema WHERE type = 'index'")?;
-        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let index_rowid: HashMap<String, (i64, Option<String>)> = {
+        let mut s = conn.prepare_cached(&format!(
+            "SELECT name, rowid, sql FROM {schema}.sqlite_schema WHERE type = 'index'"
+        ))?;
+        s.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<Result<_, _>>()?
     };
     let mut class = conn.prepare_cached(
-        "INSERT INTO pg_catalog.pg_class (oid, relname, relnamespace, relam, relhasindex, relkind, relnatts)
-         VALUES (?1, ?2, 2200, ?3, ?4, ?5, ?6)",
+        "INSERT INTO pg_catalog.pg_class (oid, relname, relnamespace, relam, relhasindex, relkind, relnatts, relpersistence)
+         VALUES (?1, ?2, ?7, ?3, ?4, ?5, ?6, ?8)",
     )?;
     let mut attr = conn.prepare_cached(
         "INSERT INTO pg_catalog.pg_attribute (attrelid, attname, atttypid, attnum, atttypmod, attnotnull, atthasdef, attcollation)
@@ -253,16 +322,29 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
     )?;
     let mut constraint = conn.prepare_cached(
         "INSERT INTO pg_catalog.pg_constraint (oid, conname, connamespace, contype, conrelid, conindid, conkey)
-         VALUES (?1, ?2, 2200, ?3, ?4, ?5, ?6)",
+         VALUES (?1, ?2, ?7, ?3, ?4, ?5, ?6)",
     )?;
-    for (rowid, kind, name, sql) in rels {
-        let oid = FIRST_USER_OID + 4 * rowid;
+    for (rowid, kind, sqlite_name, sql) in rels {
+        let oid = space.first_oid + 4 * rowid;
         let is_table = kind == "table";
-        let columns = table_columns(conn, &name)?;
+        let name = sql
+            .as_deref()
+            .and_then(declared_name)
+            .unwrap_or_else(|| sqlite_name.clone());
+        let mut columns = table_columns(conn, &sqlite_name, schema)?;
         let declared = match (&sql, is_table) {
             (Some(sql), true) => infer::declared_column_types(sql),
             _ => Vec::new(),
         };
+        // Column names as PostgreSQL folds them, when the declaration
+        // lists exactly the columns SQLite has.
+        if declared.len() == columns.len() {
+            for (c, (n, _, _)) in columns.iter_mut().zip(&declared) {
+                if c.name.eq_ignore_ascii_case(n) {
+                    c.name = n.clone();
+                }
+            }
+        }
         let autoincrement = is_table
             && sql
                 .as_deref()
@@ -303,7 +385,15 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
             }
         }
         let indexes = if is_table {
-            table_indexes(conn, &name, oid, &columns, &index_rowid)?
+            table_indexes(
+                conn,
+                space,
+                &sqlite_name,
+                &name,
+                oid,
+                &columns,
+                &index_rowid,
+            )?
         } else {
             Vec::new()
         };
@@ -313,7 +403,9 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
             if is_table { HEAP_AM } else { 0 },
             !indexes.is_empty(),
             if is_table { "r" } else { "v" },
-            columns.len() as i64
+            columns.len() as i64,
+            space.namespace,
+            space.persistence
         ])?;
         for ix in indexes {
             let cols: Vec<String> = ix
@@ -329,9 +421,10 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
                 })
                 .collect();
             let mut def = format!(
-                "CREATE {}INDEX {} ON public.{} USING btree ({})",
+                "CREATE {}INDEX {} ON {}.{} USING btree ({})",
                 if ix.unique { "UNIQUE " } else { "" },
                 quote_ident(&ix.name),
+                space.nspname,
                 quote_ident(&name),
                 cols.join(", ")
             );
@@ -366,7 +459,9 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
                 BTREE_AM,
                 false,
                 "i",
-                ix.columns.len() as i64
+                ix.columns.len() as i64,
+                space.namespace,
+                space.persistence
             ])?;
             index.execute(params![
                 ix.oid,
@@ -385,7 +480,8 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
                     kind.to_string(),
                     oid,
                     ix.oid,
-                    format!("{{{}}}", indkey.join(","))
+                    format!("{{{}}}", indkey.join(",")),
+                    space.namespace
                 ])?;
                 defs.constraint.insert(
                     con,
@@ -401,11 +497,11 @@ fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Column>> {
+fn table_columns(conn: &Connection, table: &str, schema: &str) -> rusqlite::Result<Vec<Column>> {
     let mut s = conn.prepare_cached(
-        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1, 'main') ORDER BY cid",
+        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1, ?2) ORDER BY cid",
     )?;
-    s.query_map([table], |r| {
+    s.query_map([table, schema], |r| {
         Ok(Column {
             name: r.get(0)?,
             decl: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
@@ -419,16 +515,19 @@ fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Column>
 
 fn table_indexes(
     conn: &Connection,
+    space: &Space,
+    sqlite_table: &str,
     table: &str,
     table_oid: i64,
     columns: &[Column],
-    index_rowid: &HashMap<String, i64>,
+    index_rowid: &HashMap<String, (i64, Option<String>)>,
 ) -> rusqlite::Result<Vec<IndexRow>> {
+    let schema = space.schema;
     let list: Vec<(String, bool, String, bool)> = {
         let mut s = conn.prepare_cached(
-            "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1, 'main')",
+            "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1, ?2)",
         )?;
-        s.query_map([table], |r| {
+        s.query_map([sqlite_table, schema], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<Result<_, _>>()?
@@ -457,32 +556,40 @@ fn table_indexes(
         });
     }
     let mut info = conn.prepare_cached(
-        "SELECT cid, name, \"desc\" FROM pragma_index_xinfo(?1, 'main') WHERE key ORDER BY seqno",
+        "SELECT cid, \"desc\" FROM pragma_index_xinfo(?1, ?2) WHERE key ORDER BY seqno",
     )?;
-    let mut sql_of = conn.prepare_cached("SELECT sql FROM main.sqlite_schema WHERE name = ?1")?;
     for (name, unique, origin, partial) in list {
         let cols: Vec<(i64, String, bool)> = info
-            .query_map([&name], |r| {
+            .query_map([name.as_str(), schema], |r| {
                 let cid: i64 = r.get(0)?;
-                let col: Option<String> = r.get(1)?;
-                Ok((
-                    if cid >= 0 { cid + 1 } else { 0 },
-                    col.unwrap_or_else(|| "(expression)".to_owned()),
-                    r.get(2)?,
-                ))
+                Ok((cid, r.get(1)?))
             })?
+            .map(|r| {
+                r.map(|(cid, desc)| {
+                    let col = usize::try_from(cid)
+                        .ok()
+                        .and_then(|c| columns.get(c))
+                        .map_or_else(|| "(expression)".to_owned(), |c| c.name.clone());
+                    (if cid >= 0 { cid + 1 } else { 0 }, col, desc)
+                })
+            })
             .collect::<Result<_, _>>()?;
+        let (rowid, sql) = index_rowid
+            .get(&name)
+            .cloned()
+            .map_or((None, None), |(r, s)| (Some(r), s));
         let names: Vec<&str> = cols.iter().map(|(_, n, _)| n.as_str()).collect();
         let (pg_name, constraint) = match origin.as_str() {
             "pk" => (format!("{table}_pkey"), Some('p')),
             "u" => (format!("{table}_{}_key", names.join("_")), Some('u')),
-            _ => (name.clone(), None),
+            _ => (
+                sql.as_deref()
+                    .and_then(declared_name)
+                    .unwrap_or_else(|| name.clone()),
+                None,
+            ),
         };
         let predicate = if partial {
-            let sql: Option<String> = sql_of
-                .query_row([&name], |r| r.get(0))
-                .optional()?
-                .flatten();
             sql.and_then(|s| {
                 let lower = s.to_ascii_lowercase();
                 lower
@@ -493,9 +600,7 @@ fn table_indexes(
             None
         };
         out.push(IndexRow {
-            oid: index_rowid
-                .get(&name)
-                .map_or(table_oid + 3, |r| FIRST_USER_OID + 4 * r),
+            oid: rowid.map_or(table_oid + 3, |r| space.first_oid + 4 * r),
             name: pg_name,
             unique,
             primary: origin == "pk",
