@@ -302,7 +302,7 @@ fn register_relation_functions(
 }
 
 /// Attaches and fills the catalog database; the answer refreshes its
-/// relations ([`Catalog::refresh`]).
+/// relations ([`Catalog::refresh_for`]).
 pub fn attach(conn: &Connection) -> rusqlite::Result<Catalog> {
     let catalog = Catalog::default();
     register_functions(conn)?;

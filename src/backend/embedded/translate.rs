@@ -27,6 +27,9 @@
 //! | `a ILIKE p` | `a LIKE p ESCAPE '\'` (SQLite's LIKE folds ASCII case only) |
 //! | `E'a\nb'`, `$$x$$`, `N'x'` | standard `'...'` literals (invalid escapes: 22025, NUL or bad UTF-8: 22021) |
 //! | `COLLATE "C"` / `"POSIX"` | `COLLATE BINARY` |
+//! | `COLLATE pg_catalog.default` / `"default"` | dropped (SQLite's default) |
+//! | `a ~ p`, `a !~ p`, `a ~* p`, `a !~* p`, `OPERATOR(pg_catalog.~)` | `a REGEXP p`, `a NOT REGEXP p`, `a REGEXP '(?i)' \|\| p` ... (`regexp()` is registered by the catalog); other `OPERATOR(schema.op)` lose the wrapper |
+//! | a `SELECT` whose every `UNION` branch inner-joins a catalog pgiris keeps empty (`pg_policy`, `pg_inherits`, `pg_publication` ...) | `SELECT NULL, ... LIMIT 0` with as many columns |
 //! | `SELECT ... FOR UPDATE / SHARE [OF t] [NOWAIT / SKIP LOCKED]` | the locking clause dropped (SQLite serializes writers) |
 //! | `LIMIT ALL` | `LIMIT -1` |
 //! | `TRUNCATE [TABLE] t [RESTART IDENTITY] [CASCADE]` | `DELETE FROM t` |
