@@ -226,3 +226,48 @@ CREATE TABLE
 "#
     );
 }
+
+#[test]
+fn verbose_forms_show_storage_access_method_size_and_view_definition() {
+    let server = TestServer::start();
+    setup(&server);
+    assert_eq!(
+        describe(&server, ADMIN_USER, "\\d+ t"),
+        r#"                                                                Table "public.t"
+ Column |           Type           | Collation | Nullable |            Default            | Storage  | Compression | Stats target | Description 
+--------+--------------------------+-----------+----------+-------------------------------+----------+-------------+--------------+-------------
+ id     | integer                  |           | not null | nextval('t_id_seq'::regclass) | plain    |             |              | 
+ name   | text                     |           | not null |                               | extended |             |              | 
+ price  | numeric(10,2)            |           |          | 0                             | main     |             |              | 
+ at     | timestamp with time zone |           |          |                               | plain    |             |              | 
+Indexes:
+    "t_pkey" PRIMARY KEY, btree (id)
+    "t_name" btree (name)
+Access method: heap
+
+"#
+    );
+    // The view's query as written (PostgreSQL prints its own deparse).
+    assert_eq!(
+        describe(&server, ADMIN_USER, "\\d+ v"),
+        r#"                              View "public.v"
+ Column |  Type   | Collation | Nullable | Default | Storage | Description 
+--------+---------+-----------+----------+---------+---------+-------------
+ id     | integer |           |          |         | plain   | 
+View definition:
+ SELECT id FROM t;
+
+"#
+    );
+    // Sizes are SQLite's: one 4 kB page for an empty table.
+    assert_eq!(
+        describe(&server, ADMIN_USER, "\\dt+ u"),
+        "                                     List of relations
+ Schema | Name | Type  |  Owner   | Persistence | Access method |    Size    | Description 
+--------+------+-------+----------+-------------+---------------+------------+-------------
+ public | u    | table | postgres | permanent   | heap          | 4096 bytes | 
+(1 row)
+
+"
+    );
+}

@@ -139,7 +139,8 @@ impl Catalog {
     /// then sees older rows rather than failing.
     pub fn refresh_for(&self, conn: &Connection, sql: &str) {
         if mentions_dynamic(sql) {
-            let _ = relations::refresh(conn, &self.definitions);
+            let sizes = sql.to_ascii_lowercase().contains("_size(");
+            let _ = relations::refresh(conn, &self.definitions, sizes);
         }
     }
 }
@@ -155,6 +156,46 @@ pub fn mentions_dynamic(sql: &str) -> bool {
         let text = text.trim_matches('"');
         DYNAMIC.iter().any(|d| d.eq_ignore_ascii_case(text))
     })
+}
+
+/// array_to_string(array, sep[, null]) over the array forms the embedded
+/// backend produces: a JSON array (`ARRAY(SELECT ...)`) or a PostgreSQL
+/// array literal `{a,b}` (without quoting subtleties). NULL elements are
+/// skipped unless `null` replaces them.
+pub fn array_to_string(array: &str, sep: &str, null: Option<&str>) -> String {
+    let items: Vec<Option<String>> = match serde_json::from_str::<serde_json::Value>(array) {
+        Ok(serde_json::Value::Array(a)) => a
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            })
+            .collect(),
+        _ => {
+            let inner = array.trim();
+            let inner = inner
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .unwrap_or(inner);
+            if inner.is_empty() {
+                Vec::new()
+            } else {
+                inner
+                    .split(',')
+                    .map(|e| {
+                        let e = e.trim();
+                        (!e.eq_ignore_ascii_case("null")).then(|| e.trim_matches('"').to_owned())
+                    })
+                    .collect()
+            }
+        }
+    };
+    items
+        .into_iter()
+        .filter_map(|i| i.or_else(|| null.map(str::to_owned)))
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// PostgreSQL's pg_size_pretty(bigint).
@@ -279,18 +320,50 @@ fn register_relation_functions(
                 .and_then(|d| d.constraint.get(&oid).cloned()))
         })?;
     }
+    for n in [2, 3] {
+        conn.create_scalar_function("array_to_string", n, flags, move |ctx| {
+            let Some(array) = ctx.get::<Option<String>>(0)? else {
+                return Ok(None);
+            };
+            let sep: String = ctx.get::<Option<String>>(1)?.unwrap_or_default();
+            let null: Option<String> = if n == 3 { ctx.get(2)? } else { None };
+            Ok(Some(array_to_string(&array, &sep, null.as_deref())))
+        })?;
+    }
+    for n in [1, 2] {
+        let defs = definitions.clone();
+        conn.create_scalar_function("pg_get_viewdef", n, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs.lock().ok().and_then(|d| d.view.get(&oid).cloned()))
+        })?;
+    }
     conn.create_scalar_function("pg_size_pretty", 1, flags, |ctx| {
         Ok(ctx.get::<Option<i64>>(0)?.map(size_pretty))
     })?;
-    // SQLite does not keep per-table sizes (without the dbstat module):
-    // unknown, NULL.
-    for f in [
-        "pg_table_size",
-        "pg_relation_size",
-        "pg_total_relation_size",
-        "pg_indexes_size",
+    // Sizes from SQLite's dbstat, filled when the statement calls one of
+    // these (NULL for a relation pgiris does not list). A table's size is
+    // its b-tree's, without indexes; an INTEGER PRIMARY KEY's index has
+    // none of its own (0).
+    for (f, total) in [
+        ("pg_table_size", false),
+        ("pg_relation_size", false),
+        ("pg_total_relation_size", true),
     ] {
-        conn.create_scalar_function(f, 1, flags, |_| Ok(None::<i64>))?;
+        let defs = definitions.clone();
+        conn.create_scalar_function(f, 1, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs.lock().ok().and_then(|d| {
+                if total {
+                    d.total_size.get(&oid).copied()
+                } else {
+                    d.size.get(&oid).copied()
+                }
+            }))
+        })?;
     }
     // No comments are kept.
     for n in [1, 2] {
@@ -310,7 +383,7 @@ pub fn attach(conn: &Connection) -> rusqlite::Result<Catalog> {
     conn.execute_batch(
         "ATTACH DATABASE ':memory:' AS pg_catalog;
          CREATE TABLE pg_catalog.pg_namespace (
-             oid INTEGER PRIMARY KEY, nspname TEXT NOT NULL, nspowner INTEGER NOT NULL DEFAULT 10);
+             oid INTEGER PRIMARY KEY, nspname TEXT NOT NULL, nspowner INTEGER NOT NULL DEFAULT 10, nspacl TEXT);
          CREATE TABLE pg_catalog.pg_type (
              oid INTEGER PRIMARY KEY, typname TEXT NOT NULL, typnamespace INTEGER NOT NULL,
              typowner INTEGER NOT NULL DEFAULT 10, typlen SMALLINT NOT NULL, typbyval BOOLEAN NOT NULL,
@@ -424,6 +497,14 @@ mod relation_tests {
         assert_eq!(size_pretty(1_000_000), "977 kB");
         assert_eq!(size_pretty(100_000_000), "95 MB");
         assert_eq!(size_pretty(-10240), "-10 kB");
+    }
+
+    #[test]
+    fn arrays_to_strings() {
+        assert_eq!(array_to_string("[\"a\",null,3]", ", ", None), "a, 3");
+        assert_eq!(array_to_string("[\"a\",null]", ",", Some("*")), "a,*");
+        assert_eq!(array_to_string("{x,NULL,y}", "-", None), "x-y");
+        assert_eq!(array_to_string("{}", ",", None), "");
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! | `COLLATE "C"` / `"POSIX"` | `COLLATE BINARY` |
 //! | `COLLATE pg_catalog.default` / `"default"` | dropped (SQLite's default) |
 //! | `a ~ p`, `a !~ p`, `a ~* p`, `a !~* p`, `OPERATOR(pg_catalog.~)` | `a REGEXP p`, `a NOT REGEXP p`, `a REGEXP '(?i)' \|\| p` ... (`regexp()` is registered by the catalog); other `OPERATOR(schema.op)` lose the wrapper |
+//! | `ARRAY(SELECT e FROM ...)`, `FROM unnest(a) x` | `(SELECT json_group_array(..) FROM (SELECT e AS pg_array_elem FROM ...))`, `FROM (SELECT value AS x FROM json_each(a)) AS x` (arrays as JSON text; `array_to_string()` reads both forms) |
 //! | a `SELECT` whose every `UNION` branch inner-joins a catalog pgiris keeps empty (`pg_policy`, `pg_inherits`, `pg_publication` ...) | `SELECT NULL, ... LIMIT 0` with as many columns |
 //! | `SELECT ... FOR UPDATE / SHARE [OF t] [NOWAIT / SKIP LOCKED]` | the locking clause dropped (SQLite serializes writers) |
 //! | `LIMIT ALL` | `LIMIT -1` |
@@ -141,6 +142,8 @@ fn is_trigger_word(w: &str) -> bool {
             | "create"
             | "alter"
             | "operator"
+            | "array"
+            | "unnest"
     ) || super::catalog::ALWAYS_EMPTY.contains(&w)
 }
 
@@ -868,6 +871,10 @@ impl<'a, 't> Translator<'a, 't> {
                 }
             }
             "for" => return Ok(self.locking_clause(i)),
+            "array" if call && self.word(i + 2, "select") => {
+                self.array_subquery(i);
+            }
+            "unnest" if call && self.in_from_list(i) => self.unnest_in_from(i),
             "limit" if self.word(i + 1, "all") => {
                 let all = self.toks[i + 1];
                 self.replace(all.start, all.end, "-1");
@@ -991,6 +998,126 @@ impl<'a, 't> Translator<'a, 't> {
             return i + 1;
         }
         self.operator(k, i, close + 1)
+    }
+
+    /// Is the token at `i` where a FROM list names a relation (after FROM,
+    /// JOIN or a comma of a FROM list)?
+    fn in_from_list(&self, i: usize) -> bool {
+        let mut j = i;
+        // Skip a `pg_catalog.` qualifier.
+        if j >= 2 && self.kind(j - 1) == Some(TokenKind::Dot) {
+            j -= 2;
+        }
+        j > 0
+            && (self.word(j - 1, "from") || self.word(j - 1, "join") || {
+                // A comma at the FROM list's level: look back for FROM.
+                self.kind(j - 1) == Some(TokenKind::Comma) && {
+                    let mut k = j - 1;
+                    let mut found = false;
+                    while k > 0 {
+                        k -= 1;
+                        match self.kind(k) {
+                            Some(TokenKind::RParen) => match self.partner[k] {
+                                Some(o) => k = o,
+                                None => break,
+                            },
+                            Some(TokenKind::LParen) => break,
+                            _ if self.word(k, "select") || self.word(k, "where") => break,
+                            _ if self.word(k, "from") => {
+                                found = true;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    found
+                }
+            })
+    }
+
+    /// `ARRAY(SELECT e FROM ...)`: the values as a JSON array,
+    /// `(SELECT json_group_array(pg_array_elem) FROM (SELECT e AS
+    /// pg_array_elem FROM ...))` (what `array_to_string()` reads).
+    fn array_subquery(&mut self, i: usize) {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return;
+        };
+        // The subquery's single select item ends at its FROM.
+        let mut k = i + 3;
+        let mut from = None;
+        while k < close {
+            match self.kind(k) {
+                Some(TokenKind::LParen | TokenKind::LBracket) => {
+                    k = self.partner[k].unwrap_or(close);
+                }
+                Some(TokenKind::Comma) => return,
+                _ if self.word(k, "from") => {
+                    from = Some(k);
+                    break;
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        let Some(from) = from else {
+            return;
+        };
+        let open = self.toks[i + 1];
+        self.replace(
+            self.toks[i].start,
+            open.end,
+            "(SELECT json_group_array(pg_array_elem) FROM (",
+        );
+        let at = self.toks[from].start;
+        self.replace(at, at, "AS pg_array_elem ");
+        let end = self.toks[close].end;
+        self.replace(end, end, ")");
+    }
+
+    /// `unnest(a) x` in a FROM list: the elements of the JSON array `a` as
+    /// rows of column `x`, `(SELECT value AS x FROM json_each(a)) AS x`.
+    fn unnest_in_from(&mut self, i: usize) {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return;
+        };
+        let alias_at = if self.word(close + 1, "as") {
+            close + 2
+        } else {
+            close + 1
+        };
+        let written = match self.toks.get(alias_at) {
+            Some(t)
+                if (t.kind == TokenKind::Ident
+                    && ![
+                        "where", "on", "join", "left", "inner", "cross", "order", "group", "limit",
+                        "union", "having", "natural", "right", "full", "using",
+                    ]
+                    .iter()
+                    .any(|w| t.is_word(self.sql, w)))
+                    || t.kind == TokenKind::QuotedIdent =>
+            {
+                Some(t.text(self.sql).to_owned())
+            }
+            _ => None,
+        };
+        let alias = written.clone().unwrap_or_else(|| "unnest".to_owned());
+        let open = self.toks[i + 1];
+        self.replace(
+            self.toks[i].start,
+            open.end,
+            format!("(SELECT value AS {alias} FROM json_each("),
+        );
+        let end = self.toks[close].end;
+        // A written alias becomes the subquery's.
+        let to = if written.is_some() {
+            self.toks[alias_at].end
+        } else {
+            end
+        };
+        self.replace(end, to, format!(") AS {alias}"));
+        if written.is_some() {
+            self.consume(close + 1, alias_at + 1);
+        }
     }
 
     /// `[NOT] LIKE pattern [ESCAPE e]` / `ILIKE`.

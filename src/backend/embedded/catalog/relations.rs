@@ -130,6 +130,14 @@ CREATE TABLE pg_catalog.pg_description (objoid oid, classoid oid, objsubid INTEG
 #[derive(Debug, Default)]
 pub struct Definitions {
     pub index: HashMap<i64, String>,
+    /// Sizes in bytes by oid (tables and indexes), when asked for.
+    pub size: HashMap<i64, i64>,
+    /// A table's size with its indexes, when asked for.
+    pub total_size: HashMap<i64, i64>,
+    /// (SQLite schema, SQLite name, oid, the table of an index).
+    objects: Vec<(&'static str, String, i64, Option<i64>)>,
+    /// A view's query, for `pg_get_viewdef(oid)`.
+    pub view: HashMap<i64, String>,
     /// Each index column's definition, for `pg_get_indexdef(oid, n, _)`.
     pub index_columns: HashMap<i64, Vec<String>>,
     pub constraint: HashMap<i64, String>,
@@ -205,6 +213,28 @@ pub fn declared_name(sql: &str) -> Option<String> {
         .then(|| infer::fold_ident(t.text(sql)))
 }
 
+/// attstorage of a column of the type, as PostgreSQL sets it: `x`
+/// (extended) for variable-length types, `m` (main) for numeric, `p`
+/// (plain) for fixed-length ones.
+fn storage(typ: Oid) -> &'static str {
+    use crate::wire::types::{oid as o, type_name};
+    match typ {
+        o::NUMERIC => "m",
+        o::TEXT | o::VARCHAR | o::BPCHAR | o::BYTEA | o::JSON | o::JSONB => "x",
+        t if type_name(t).starts_with('_') => "x",
+        _ => "p",
+    }
+}
+
+/// `pg_get_viewdef`'s answer from a CREATE VIEW statement: its query,
+/// as written, with a leading space and a closing semicolon.
+fn view_query(sql: &str) -> Option<String> {
+    use crate::sql::lexer::Lexer;
+    let as_at = Lexer::significant(sql).find(|t| t.is_word(sql, "as"))?;
+    let body = sql[as_at.end..].trim().trim_end_matches(';').trim_end();
+    Some(format!(" {body};"))
+}
+
 struct Column {
     name: String,
     decl: String,
@@ -222,10 +252,15 @@ struct IndexRow {
     constraint: Option<char>,
     columns: Vec<(i64, String, bool)>,
     predicate: Option<String>,
+    /// SQLite's name (none for an INTEGER PRIMARY KEY's).
+    sqlite_name: Option<String>,
 }
 
 /// Refills the relation catalogs and `defs` from the main database.
-pub fn refresh(conn: &Connection, defs: &SharedDefinitions) -> rusqlite::Result<()> {
+///
+/// With `sizes`, also each relation's size from SQLite's `dbstat` (a scan
+/// of the whole database file, so only for statements that ask).
+pub fn refresh(conn: &Connection, defs: &SharedDefinitions, sizes: bool) -> rusqlite::Result<()> {
     conn.execute_batch(
         "SAVEPOINT pgiris_catalog;
          DELETE FROM pg_catalog.pg_class; DELETE FROM pg_catalog.pg_attribute;
@@ -236,6 +271,10 @@ pub fn refresh(conn: &Connection, defs: &SharedDefinitions) -> rusqlite::Result<
     match fill(conn, &mut d) {
         Ok(()) => {
             conn.execute_batch("RELEASE pgiris_catalog")?;
+            if sizes {
+                // Without dbstat (or on error) sizes stay unknown (NULL).
+                let _ = fill_sizes(conn, &mut d);
+            }
             if let Ok(mut g) = defs.lock() {
                 *g = d;
             }
@@ -246,6 +285,25 @@ pub fn refresh(conn: &Connection, defs: &SharedDefinitions) -> rusqlite::Result<
             Err(e)
         }
     }
+}
+
+fn fill_sizes(conn: &Connection, d: &mut Definitions) -> rusqlite::Result<()> {
+    for schema in ["main", "temp"] {
+        let mut s = conn.prepare_cached("SELECT name, pgsize FROM dbstat(?1, 1)")?;
+        let pages: HashMap<String, i64> = s
+            .query_map([schema], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (sch, name, oid, _) in &d.objects {
+            if *sch == schema {
+                d.size.insert(*oid, pages.get(name).copied().unwrap_or(0));
+            }
+        }
+    }
+    for (_, _, oid, table) in &d.objects {
+        let size = d.size.get(oid).copied().unwrap_or(0);
+        *d.total_size.entry(table.unwrap_or(*oid)).or_insert(0) += size;
+    }
+    Ok(())
 }
 
 fn fill(conn: &Connection, defs: &mut Definitions) -> rusqlite::Result<()> {
@@ -310,8 +368,8 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
          VALUES (?1, ?2, ?7, ?3, ?4, ?5, ?6, ?8)",
     )?;
     let mut attr = conn.prepare_cached(
-        "INSERT INTO pg_catalog.pg_attribute (attrelid, attname, atttypid, attnum, atttypmod, attnotnull, atthasdef, attcollation)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO pg_catalog.pg_attribute (attrelid, attname, atttypid, attnum, atttypmod, attnotnull, atthasdef, attcollation, attstorage)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut attrdef = conn.prepare_cached(
         "INSERT INTO pg_catalog.pg_attrdef (oid, adrelid, adnum, adbin) VALUES (?1, ?2, ?3, ?4)",
@@ -378,11 +436,15 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
                 typmod,
                 is_table && (c.notnull || c.pk > 0),
                 default.is_some(),
-                collation
+                collation,
+                storage(typ)
             ])?;
             if let Some(def) = default {
                 attrdef.execute(params![oid * 1000 + attnum, oid, attnum, def])?;
             }
+        }
+        if !is_table && let Some(body) = sql.as_deref().and_then(view_query) {
+            defs.view.insert(oid, body);
         }
         let indexes = if is_table {
             table_indexes(
@@ -397,6 +459,9 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
         } else {
             Vec::new()
         };
+        if is_table {
+            defs.objects.push((schema, sqlite_name.clone(), oid, None));
+        }
         class.execute(params![
             oid,
             name,
@@ -433,6 +498,9 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
                 def.push_str(p);
             }
             defs.index.insert(ix.oid, def);
+            if let Some(n) = &ix.sqlite_name {
+                defs.objects.push((schema, n.clone(), ix.oid, Some(oid)));
+            }
             defs.index_columns.insert(ix.oid, cols.clone());
             // The index's own columns, typed as the table's.
             for (k, (attnum, name, _)) in ix.columns.iter().enumerate() {
@@ -449,7 +517,8 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
                     typmod,
                     false,
                     false,
-                    collation
+                    collation,
+                    storage(typ)
                 ])?;
             }
             let indkey: Vec<String> = ix.columns.iter().map(|(n, _, _)| n.to_string()).collect();
@@ -553,6 +622,7 @@ fn table_indexes(
                 .map(|(n, c)| (*n, c.name.clone(), false))
                 .collect(),
             predicate: None,
+            sqlite_name: None,
         });
     }
     let mut info = conn.prepare_cached(
@@ -607,6 +677,7 @@ fn table_indexes(
             constraint,
             columns: cols,
             predicate,
+            sqlite_name: Some(name),
         });
     }
     Ok(out)

@@ -1124,3 +1124,34 @@ fn selects_from_always_empty_catalogs_read_nothing() {
         assert!(!t(sql).contains("LIMIT 0"), "{sql}");
     }
 }
+
+#[test]
+fn array_subqueries_and_unnest_in_from() {
+    let t = |sql: &str| to_sqlite(sql).unwrap().into_owned();
+    assert_eq!(
+        t("SELECT array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x)"),
+        "SELECT (SELECT json_group_array(pg_array_elem) FROM (select 'toast.' || x AS pg_array_elem from (SELECT value AS x FROM json_each(tc.reloptions)) AS x))"
+    );
+    assert_eq!(
+        t("SELECT u FROM unnest(a) WHERE true"),
+        "SELECT u FROM (SELECT value AS unnest FROM json_each(a)) AS unnest WHERE true"
+    );
+    // Not a FROM item, or not a subquery: unchanged.
+    assert_eq!(t("SELECT unnest(a)"), "SELECT unnest(a)");
+    assert_eq!(t("SELECT ARRAY[1, 2]"), "SELECT ARRAY[1, 2]");
+    assert_eq!(
+        t("SELECT array(select a, b from t)"),
+        "SELECT array(select a, b from t)"
+    );
+    let c = db();
+    crate::backend::embedded::catalog::attach(&c).unwrap();
+    let sql = to_sqlite(
+        "SELECT array_to_string(array(select x || '!' from unnest('[\"a\",\"b\"]') x), ', '), \
+         array_to_string(NULL || array(select 'toast.' || x from pg_catalog.unnest(NULL) x), ', ')",
+    )
+    .unwrap();
+    let (a, b): (String, Option<String>) = c
+        .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((a.as_str(), b), ("a!, b!", None));
+}
