@@ -271,3 +271,18 @@ View definition:
 "
     );
 }
+
+#[test]
+fn l_lists_the_connected_database() {
+    let server = TestServer::start();
+    assert_eq!(
+        describe(&server, USER_ALICE, "\\l"),
+        "                                        List of databases
+   Name   | Owner | Encoding | Collate | Ctype | ICU Locale | Locale Provider | Access privileges 
+----------+-------+----------+---------+-------+------------+-----------------+-------------------
+ postgres | alice | UTF8     | C       | C     |            | libc            | 
+(1 row)
+
+"
+    );
+}

@@ -339,6 +339,13 @@ fn register_relation_functions(
             Ok(defs.lock().ok().and_then(|d| d.view.get(&oid).cloned()))
         })?;
     }
+    conn.create_scalar_function("pg_encoding_to_char", 1, flags, |ctx| {
+        Ok(ctx.get::<Option<i64>>(0)?.map(|e| match e {
+            0 => "SQL_ASCII",
+            6 => "UTF8",
+            _ => "",
+        }))
+    })?;
     conn.create_scalar_function("pg_size_pretty", 1, flags, |ctx| {
         Ok(ctx.get::<Option<i64>>(0)?.map(size_pretty))
     })?;

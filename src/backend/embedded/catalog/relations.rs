@@ -40,6 +40,7 @@ pub const DYNAMIC: &[&str] = &[
     "pg_attrdef",
     "pg_index",
     "pg_constraint",
+    "pg_database",
 ];
 
 /// Catalog relations that are always empty in pgiris (no row-level
@@ -108,6 +109,13 @@ CREATE TABLE pg_catalog.pg_constraint (
     confmatchtype TEXT NOT NULL DEFAULT ' ', conislocal BOOLEAN NOT NULL DEFAULT 1,
     coninhcount INTEGER NOT NULL DEFAULT 0, connoinherit BOOLEAN NOT NULL DEFAULT 0,
     conkey TEXT, confkey TEXT, conbin TEXT);
+CREATE TABLE pg_catalog.pg_database (
+    oid oid NOT NULL, datname TEXT NOT NULL, datdba oid NOT NULL DEFAULT 10,
+    encoding INTEGER NOT NULL DEFAULT 6, datlocprovider TEXT NOT NULL DEFAULT 'c',
+    datistemplate BOOLEAN NOT NULL DEFAULT 0, datallowconn BOOLEAN NOT NULL DEFAULT 1,
+    datconnlimit INTEGER NOT NULL DEFAULT -1, dattablespace oid NOT NULL DEFAULT 1663,
+    datcollate TEXT NOT NULL DEFAULT 'C', datctype TEXT NOT NULL DEFAULT 'C',
+    daticulocale TEXT, datcollversion TEXT, datacl TEXT);
 CREATE TABLE pg_catalog.pg_am (oid oid NOT NULL, amname TEXT NOT NULL, amhandler TEXT NOT NULL, amtype TEXT NOT NULL);
 INSERT INTO pg_catalog.pg_am VALUES (2, 'heap', 'heap_tableam_handler', 't'), (403, 'btree', 'bthandler', 'i');
 CREATE TABLE pg_catalog.pg_collation (
@@ -265,8 +273,13 @@ pub fn refresh(conn: &Connection, defs: &SharedDefinitions, sizes: bool) -> rusq
         "SAVEPOINT pgiris_catalog;
          DELETE FROM pg_catalog.pg_class; DELETE FROM pg_catalog.pg_attribute;
          DELETE FROM pg_catalog.pg_attrdef; DELETE FROM pg_catalog.pg_index;
-         DELETE FROM pg_catalog.pg_constraint;",
+         DELETE FROM pg_catalog.pg_constraint; DELETE FROM pg_catalog.pg_database;",
     )?;
+    // The connected database only (the session registers
+    // current_database(); without it, no row).
+    let _ = conn.execute_batch(
+        "INSERT INTO pg_catalog.pg_database (oid, datname) SELECT 16384, current_database()",
+    );
     let mut d = Definitions::default();
     match fill(conn, &mut d) {
         Ok(()) => {
