@@ -4,8 +4,22 @@
 //! `pg_catalog` (so both `pg_catalog.pg_type` and plain `pg_type` resolve).
 //! Drivers look up types there (psycopg's TypeInfo, SQLAlchemy's dialect
 //! initialisation); an absent row means "no such type", as in PostgreSQL.
+//!
+//! The relations (`pg_class`, `pg_attribute`, `pg_attrdef`, `pg_index`,
+//! `pg_constraint`) live there too, refilled from SQLite's schema before a
+//! statement reads them (see [`relations`]), with `pg_am`, `pg_collation`
+//! and the catalogs pgiris keeps empty. With the functions
+//! registered here (`pg_table_is_visible`, `pg_get_expr`,
+//! `pg_get_indexdef`, `pg_get_constraintdef`, `pg_size_pretty`,
+//! `obj_description`, `regexp` for the translated `~` operators ...) that
+//! is what psql's `\d` family reads.
 
+pub mod relations;
+
+use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::{Connection, params};
+
+pub use relations::{ALWAYS_EMPTY, DYNAMIC, SharedDefinitions};
 
 use crate::wire::types;
 
@@ -14,6 +28,8 @@ const NAMESPACES: &[(i64, &str)] = &[
     (11, "pg_catalog"),
     (2200, "public"),
     (13000, "information_schema"),
+    // Where temporary tables are listed (as in a first PostgreSQL session).
+    (relations::TEMP_NAMESPACE, "pg_temp_3"),
 ];
 
 /// typcategory of a type, as PostgreSQL assigns it (approximately, for the
@@ -39,6 +55,13 @@ fn category(oid: u32, name: &str) -> &'static str {
         oid::UNKNOWN | oid::CSTRING | oid::RECORD | oid::VOID => "X",
         _ => "U",
     }
+}
+
+/// Whether values of the type carry a collation (typcollation 100,
+/// "default", in PostgreSQL).
+pub fn collatable(oid: u32) -> bool {
+    use types::oid as o;
+    matches!(oid, o::TEXT | o::VARCHAR | o::BPCHAR | o::NAME)
 }
 
 /// PostgreSQL's format_type(oid, typmod): the SQL spelling of a type.
@@ -85,7 +108,6 @@ fn format_type_name(name: &str) -> String {
 /// SQL functions over the catalog: to_regtype(name) (NULL when unknown)
 /// and format_type(oid, typmod).
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
-    use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("to_regtype", 1, flags, |ctx| {
         let name: Option<String> = ctx.get(0)?;
@@ -105,13 +127,270 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     })
 }
 
-/// Attaches and fills the catalog database.
-pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
+/// The relation catalogs of one connection.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    definitions: SharedDefinitions,
+}
+
+impl Catalog {
+    /// Refills the relation catalogs if `sql` reads one of them (a cheap
+    /// scan otherwise). A failure leaves them as they were: the statement
+    /// then sees older rows rather than failing.
+    pub fn refresh_for(&self, conn: &Connection, sql: &str) {
+        if mentions_dynamic(sql) {
+            let sizes = sql.to_ascii_lowercase().contains("_size(");
+            let _ = relations::refresh(conn, &self.definitions, sizes);
+        }
+    }
+}
+
+/// Does `sql` name one of the relations [`relations::refresh`] fills?
+pub fn mentions_dynamic(sql: &str) -> bool {
+    let bytes = sql.as_bytes();
+    if !bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"pg_")) {
+        return false;
+    }
+    crate::sql::lexer::Lexer::significant(sql).any(|t| {
+        let text = t.text(sql);
+        let text = text.trim_matches('"');
+        DYNAMIC.iter().any(|d| d.eq_ignore_ascii_case(text))
+    })
+}
+
+/// array_to_string(array, sep[, null]) over the array forms the embedded
+/// backend produces: a JSON array (`ARRAY(SELECT ...)`) or a PostgreSQL
+/// array literal `{a,b}` (without quoting subtleties). NULL elements are
+/// skipped unless `null` replaces them.
+pub fn array_to_string(array: &str, sep: &str, null: Option<&str>) -> String {
+    let items: Vec<Option<String>> = match serde_json::from_str::<serde_json::Value>(array) {
+        Ok(serde_json::Value::Array(a)) => a
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            })
+            .collect(),
+        _ => {
+            let inner = array.trim();
+            let inner = inner
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .unwrap_or(inner);
+            if inner.is_empty() {
+                Vec::new()
+            } else {
+                inner
+                    .split(',')
+                    .map(|e| {
+                        let e = e.trim();
+                        (!e.eq_ignore_ascii_case("null")).then(|| e.trim_matches('"').to_owned())
+                    })
+                    .collect()
+            }
+        }
+    };
+    items
+        .into_iter()
+        .filter_map(|i| i.or_else(|| null.map(str::to_owned)))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// PostgreSQL's pg_size_pretty(bigint).
+pub fn size_pretty(size: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT2: i64 = LIMIT * 2 - 1;
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    if size.abs() < LIMIT {
+        return format!("{size} bytes");
+    }
+    // One extra bit for rounding.
+    let mut size = size >> 9;
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if size.abs() < LIMIT2 {
+            return format!("{} {unit}", half_rounded(size));
+        }
+        size >>= 10;
+    }
+    format!("{} PB", half_rounded(size))
+}
+
+fn oid_arg(ctx: &Context<'_>, i: usize) -> rusqlite::Result<Option<i64>> {
+    Ok(match ctx.get_raw(i) {
+        rusqlite::types::ValueRef::Integer(n) => Some(n),
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
+        rusqlite::types::ValueRef::Real(f) => Some(f as i64),
+        _ => None,
+    })
+}
+
+/// `regexp(pattern, value)` (SQLite's `value REGEXP pattern`, what the
+/// translator makes of `~`): PostgreSQL's ARE syntax where it agrees with
+/// the `regex` crate's (anchors, classes, groups, alternation, `\d` ...);
+/// a bad pattern is 2201B.
+fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("regexp", 2, flags, |ctx| {
+        let value: Option<String> = match ctx.get_raw(1) {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(ctx.get::<rusqlite::types::Value>(1).map(|v| match v {
+                rusqlite::types::Value::Text(s) => s,
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Real(f) => f.to_string(),
+                _ => String::new(),
+            })?),
+        };
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        if matches!(ctx.get_raw(0), rusqlite::types::ValueRef::Null) {
+            return Ok(None);
+        }
+        let re = ctx.get_or_create_aux(0, |v| -> Result<regex::Regex, String> {
+            let pattern = v.as_str().map_err(|e| e.to_string())?;
+            regex::Regex::new(pattern).map_err(|e| {
+                let first = e.to_string();
+                let last = first.lines().last().unwrap_or("").trim().to_owned();
+                format!(
+                    "[{}] invalid regular expression: {}",
+                    super::translate::INVALID_REGULAR_EXPRESSION,
+                    last.strip_prefix("error: ").unwrap_or(&last)
+                )
+            })
+        })?;
+        Ok(Some(re.is_match(&value)))
+    })
+}
+
+/// The functions over the relation catalogs psql's `\d` calls.
+fn register_relation_functions(
+    conn: &Connection,
+    definitions: &SharedDefinitions,
+) -> rusqlite::Result<()> {
+    register_regexp(conn)?;
+    let flags = FunctionFlags::SQLITE_UTF8;
+    // Every relation pgiris lists is in `public` or `pg_catalog`, both on
+    // the search path.
+    conn.create_scalar_function("pg_table_is_visible", 1, flags, |ctx| {
+        Ok(oid_arg(ctx, 0)?.map(|_| true))
+    })?;
+    conn.create_scalar_function("pg_type_is_visible", 1, flags, |ctx| {
+        Ok(oid_arg(ctx, 0)?.map(|_| true))
+    })?;
+    // pg_attrdef.adbin holds the expression's text already.
+    for n in [2, 3] {
+        conn.create_scalar_function("pg_get_expr", n, flags, |ctx| ctx.get::<Option<String>>(0))?;
+    }
+    for n in [1, 3] {
+        let defs = definitions.clone();
+        conn.create_scalar_function("pg_get_indexdef", n, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            // pg_get_indexdef(oid, column, pretty): that column's
+            // definition; column 0, the whole CREATE INDEX.
+            let column = if n == 3 {
+                oid_arg(ctx, 1)?.unwrap_or(0)
+            } else {
+                0
+            };
+            Ok(defs.lock().ok().and_then(|d| {
+                if column > 0 {
+                    let cols = d.index_columns.get(&oid)?;
+                    cols.get(usize::try_from(column - 1).ok()?).cloned()
+                } else {
+                    d.index.get(&oid).cloned()
+                }
+            }))
+        })?;
+    }
+    for n in [1, 2] {
+        let defs = definitions.clone();
+        conn.create_scalar_function("pg_get_constraintdef", n, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs
+                .lock()
+                .ok()
+                .and_then(|d| d.constraint.get(&oid).cloned()))
+        })?;
+    }
+    for n in [2, 3] {
+        conn.create_scalar_function("array_to_string", n, flags, move |ctx| {
+            let Some(array) = ctx.get::<Option<String>>(0)? else {
+                return Ok(None);
+            };
+            let sep: String = ctx.get::<Option<String>>(1)?.unwrap_or_default();
+            let null: Option<String> = if n == 3 { ctx.get(2)? } else { None };
+            Ok(Some(array_to_string(&array, &sep, null.as_deref())))
+        })?;
+    }
+    for n in [1, 2] {
+        let defs = definitions.clone();
+        conn.create_scalar_function("pg_get_viewdef", n, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs.lock().ok().and_then(|d| d.view.get(&oid).cloned()))
+        })?;
+    }
+    conn.create_scalar_function("pg_encoding_to_char", 1, flags, |ctx| {
+        Ok(ctx.get::<Option<i64>>(0)?.map(|e| match e {
+            0 => "SQL_ASCII",
+            6 => "UTF8",
+            _ => "",
+        }))
+    })?;
+    conn.create_scalar_function("pg_size_pretty", 1, flags, |ctx| {
+        Ok(ctx.get::<Option<i64>>(0)?.map(size_pretty))
+    })?;
+    // Sizes from SQLite's dbstat, filled when the statement calls one of
+    // these (NULL for a relation pgiris does not list). A table's size is
+    // its b-tree's, without indexes; an INTEGER PRIMARY KEY's index has
+    // none of its own (0).
+    for (f, total) in [
+        ("pg_table_size", false),
+        ("pg_relation_size", false),
+        ("pg_total_relation_size", true),
+    ] {
+        let defs = definitions.clone();
+        conn.create_scalar_function(f, 1, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs.lock().ok().and_then(|d| {
+                if total {
+                    d.total_size.get(&oid).copied()
+                } else {
+                    d.size.get(&oid).copied()
+                }
+            }))
+        })?;
+    }
+    // No comments are kept.
+    for n in [1, 2] {
+        conn.create_scalar_function("obj_description", n, flags, |_| Ok(None::<String>))?;
+    }
+    conn.create_scalar_function("col_description", 2, flags, |_| Ok(None::<String>))?;
+    conn.create_scalar_function("shobj_description", 2, flags, |_| Ok(None::<String>))?;
+    Ok(())
+}
+
+/// Attaches and fills the catalog database; the answer refreshes its
+/// relations ([`Catalog::refresh_for`]).
+pub fn attach(conn: &Connection) -> rusqlite::Result<Catalog> {
+    let catalog = Catalog::default();
     register_functions(conn)?;
+    register_relation_functions(conn, &catalog.definitions)?;
     conn.execute_batch(
         "ATTACH DATABASE ':memory:' AS pg_catalog;
          CREATE TABLE pg_catalog.pg_namespace (
-             oid INTEGER PRIMARY KEY, nspname TEXT NOT NULL, nspowner INTEGER NOT NULL DEFAULT 10);
+             oid INTEGER PRIMARY KEY, nspname TEXT NOT NULL, nspowner INTEGER NOT NULL DEFAULT 10, nspacl TEXT);
          CREATE TABLE pg_catalog.pg_type (
              oid INTEGER PRIMARY KEY, typname TEXT NOT NULL, typnamespace INTEGER NOT NULL,
              typowner INTEGER NOT NULL DEFAULT 10, typlen SMALLINT NOT NULL, typbyval BOOLEAN NOT NULL,
@@ -119,8 +398,9 @@ pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
              typrelid INTEGER NOT NULL DEFAULT 0, typelem INTEGER NOT NULL DEFAULT 0,
              typarray INTEGER NOT NULL DEFAULT 0, typbasetype INTEGER NOT NULL DEFAULT 0,
              typtypmod INTEGER NOT NULL DEFAULT -1, typnotnull BOOLEAN NOT NULL DEFAULT 0,
-             typndims INTEGER NOT NULL DEFAULT 0);",
+             typndims INTEGER NOT NULL DEFAULT 0, typcollation INTEGER NOT NULL DEFAULT 0);",
     )?;
+    conn.execute_batch(relations::DDL)?;
     {
         let mut ns =
             conn.prepare("INSERT INTO pg_catalog.pg_namespace (oid, nspname) VALUES (?1, ?2)")?;
@@ -129,8 +409,8 @@ pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     let mut ty = conn.prepare(
-        "INSERT INTO pg_catalog.pg_type (oid, typname, typnamespace, typlen, typbyval, typtype, typcategory, typelem, typarray)
-         VALUES (?1, ?2, 11, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO pg_catalog.pg_type (oid, typname, typnamespace, typlen, typbyval, typtype, typcategory, typelem, typarray, typcollation)
+         VALUES (?1, ?2, 11, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let all: Vec<_> = types::known_types().collect();
     for &(oid, name, len, array) in &all {
@@ -154,10 +434,11 @@ pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
             typtype,
             category(oid, name),
             elem,
-            array
+            array,
+            if collatable(oid) { 100 } else { 0 }
         ])?;
     }
-    Ok(())
+    Ok(catalog)
 }
 
 #[cfg(test)]
@@ -208,5 +489,137 @@ mod tests {
         assert_eq!(format_type(1184, -1), "timestamp with time zone");
         assert_eq!(format_type(1007, -1), "integer[]");
         assert_eq!(format_type(999_999, -1), "???");
+    }
+}
+
+#[cfg(test)]
+mod relation_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_print_like_pg_size_pretty() {
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(8192), "8192 bytes");
+        assert_eq!(size_pretty(10240), "10 kB");
+        assert_eq!(size_pretty(1_000_000), "977 kB");
+        assert_eq!(size_pretty(100_000_000), "95 MB");
+        assert_eq!(size_pretty(-10240), "-10 kB");
+    }
+
+    #[test]
+    fn arrays_to_strings() {
+        assert_eq!(array_to_string("[\"a\",null,3]", ", ", None), "a, 3");
+        assert_eq!(array_to_string("[\"a\",null]", ",", Some("*")), "a,*");
+        assert_eq!(array_to_string("{x,NULL,y}", "-", None), "x-y");
+        assert_eq!(array_to_string("{}", ",", None), "");
+    }
+
+    #[test]
+    fn defaults_lose_the_translator_parentheses() {
+        assert_eq!(relations::pg_default("(0)"), "0");
+        assert_eq!(relations::pg_default("((1) + (2))"), "(1) + (2)");
+        assert_eq!(relations::pg_default("(1) + (2)"), "(1) + (2)");
+        assert_eq!(relations::pg_default("(pg_now())"), "now()");
+        assert_eq!(relations::pg_default("'x'"), "'x'");
+    }
+
+    #[test]
+    fn relations_follow_the_sqlite_schema() {
+        let c = Connection::open_in_memory().unwrap();
+        let catalog = attach(&c).unwrap();
+        c.execute_batch(
+            "CREATE TABLE a (k INTEGER PRIMARY KEY AUTOINCREMENT, s varchar(5) UNIQUE, n int NOT NULL);
+             CREATE TABLE b (x text, y int, PRIMARY KEY (x, y));
+             CREATE INDEX b_y ON b (y DESC) WHERE y > 0;",
+        )
+        .unwrap();
+        catalog.refresh_for(&c, "SELECT 1 FROM pg_catalog.pg_class");
+        let q = |sql: &str| -> Vec<String> {
+            let mut s = c.prepare(sql).unwrap();
+            s.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            q(
+                "SELECT relname || ':' || relkind || ':' || relhasindex FROM pg_class ORDER BY relname"
+            ),
+            [
+                "a:r:1",
+                "a_pkey:i:0",
+                "a_s_key:i:0",
+                "b:r:1",
+                "b_pkey:i:0",
+                "b_y:i:0"
+            ]
+        );
+        assert_eq!(
+            q("SELECT pg_get_indexdef(indexrelid) FROM pg_index ORDER BY 1"),
+            [
+                "CREATE INDEX b_y ON public.b USING btree (y DESC) WHERE (y > 0)",
+                "CREATE UNIQUE INDEX a_pkey ON public.a USING btree (k)",
+                "CREATE UNIQUE INDEX a_s_key ON public.a USING btree (s)",
+                "CREATE UNIQUE INDEX b_pkey ON public.b USING btree (x, y)",
+            ]
+        );
+        assert_eq!(
+            q(
+                "SELECT conname || ' ' || contype || ' ' || pg_get_constraintdef(oid) FROM pg_constraint ORDER BY 1"
+            ),
+            [
+                "a_pkey p PRIMARY KEY (k)",
+                "a_s_key u UNIQUE (s)",
+                "b_pkey p PRIMARY KEY (x, y)"
+            ]
+        );
+        assert_eq!(
+            q("SELECT attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = 'b' ORDER BY attnum"),
+            ["x text 1", "y integer 1"]
+        );
+        // Oids are user oids, distinct, and stable across refreshes.
+        let oids = q("SELECT group_concat(oid) FROM (SELECT oid FROM pg_class ORDER BY oid)");
+        catalog.refresh_for(&c, "SELECT * FROM pg_attribute");
+        assert_eq!(
+            q("SELECT group_concat(oid) FROM (SELECT oid FROM pg_class ORDER BY oid)"),
+            oids
+        );
+        assert_eq!(
+            q("SELECT count(DISTINCT oid) || ' ' || min(oid) FROM pg_class"),
+            ["6 16388"]
+        );
+        c.execute_batch("DROP TABLE b").unwrap();
+        catalog.refresh_for(&c, "SELECT * FROM pg_class");
+        assert_eq!(
+            q("SELECT group_concat(relname) FROM pg_class"),
+            ["a,a_pkey,a_s_key"]
+        );
+        // Names folded as PostgreSQL folds them; temporary tables in
+        // pg_temp_3.
+        c.execute_batch(
+            "CREATE TABLE Foo (Id int, \"Mixed\" text); CREATE INDEX Foo_Idx ON Foo (Id);
+             CREATE TEMP TABLE tt (x int);",
+        )
+        .unwrap();
+        catalog.refresh_for(&c, "SELECT * FROM pg_class");
+        assert_eq!(
+            q(
+                "SELECT group_concat(attname) FROM pg_attribute WHERE attrelid = (SELECT oid FROM pg_class WHERE relname = 'foo')"
+            ),
+            ["id,Mixed"]
+        );
+        assert_eq!(
+            q("SELECT pg_get_indexdef(oid) FROM pg_class WHERE relname = 'foo_idx'"),
+            ["CREATE INDEX foo_idx ON public.foo USING btree (id)"]
+        );
+        assert_eq!(
+            q(
+                "SELECT n.nspname || '.' || c.relname || ':' || c.relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE relname = 'tt'"
+            ),
+            ["pg_temp_3.tt:t"]
+        );
+        assert!(!mentions_dynamic("SELECT 'pg_class'"));
+        assert!(mentions_dynamic("select 1 from PG_CATALOG.PG_CLASS"));
     }
 }

@@ -113,6 +113,7 @@ pub struct EmbeddedConnection {
     clock: TransactionClock,
     schema: Schema,
     plans: HashMap<String, Arc<ColumnPlan>>,
+    catalog: catalog::Catalog,
 }
 
 impl EmbeddedConnection {
@@ -156,7 +157,7 @@ impl EmbeddedConnection {
         register_pg_sleep(&conn, &cancelled).map_err(map_error)?;
         let clock = TransactionClock::new();
         translate::register_functions_with_clock(&conn, &clock).map_err(map_error)?;
-        catalog::attach(&conn).map_err(map_error)?;
+        let catalog = catalog::attach(&conn).map_err(map_error)?;
         Ok(EmbeddedConnection {
             conn,
             cancelled,
@@ -164,6 +165,7 @@ impl EmbeddedConnection {
             clock,
             schema: Schema::default(),
             plans: HashMap::new(),
+            catalog,
         })
     }
 
@@ -238,6 +240,19 @@ fn register_session_functions(
     text_fn("session_user", |s| s.user.clone())?;
     text_fn("current_database", |s| s.database.clone())?;
     text_fn("current_schema", |_| "public".to_owned())?;
+    // Every object belongs to the connected user (owner oid 10, as the
+    // bootstrap superuser in PostgreSQL).
+    let s = session.clone();
+    conn.create_scalar_function("pg_get_userbyid", 1, flags, move |ctx| {
+        let id: Option<i64> = ctx.get(0)?;
+        Ok(id.map(|id| {
+            if id == 10 {
+                s.lock().map(|g| g.user.clone()).unwrap_or_default()
+            } else {
+                format!("unknown (OID={id})")
+            }
+        }))
+    })?;
     let s = session.clone();
     conn.create_scalar_function("pg_backend_pid", 0, flags, move |_ctx| {
         Ok(s.lock().map(|g| g.backend_pid).unwrap_or(0))
@@ -454,6 +469,7 @@ fn quote_ident(name: &str) -> String {
 impl BackendConnection for EmbeddedConnection {
     fn describe(&mut self, sql: &str, param_types: &[Oid]) -> Result<Description, PgError> {
         let translated = translate::to_sqlite(sql)?;
+        self.catalog.refresh_for(&self.conn, sql);
         self.schema.refresh(&self.conn);
         let stmt = self.conn.prepare_cached(&translated).map_err(map_error)?;
         let n = param_count(&stmt).max(param_types.len());
@@ -475,6 +491,7 @@ impl BackendConnection for EmbeddedConnection {
         if autocommit {
             self.clock.begin();
         }
+        self.catalog.refresh_for(&self.conn, st.sql);
         let r = self.run(st, &translated, sink);
         if autocommit {
             self.clock.end();
@@ -889,6 +906,251 @@ mod tests {
                     .collect()
             )
         );
+    }
+
+    /// Runs `sql` as `user`; the rows as PostgreSQL's text.
+    fn text_rows(
+        c: &mut EmbeddedConnection,
+        sql: &str,
+        user: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, PgError> {
+        let snap = SessionSnapshot {
+            user: user.into(),
+            ..Default::default()
+        };
+        let (tx, mut rx) = mpsc::channel(8);
+        let req = ExecRequest {
+            sql: sql.into(),
+            params: vec![],
+            param_types: vec![],
+            session: Arc::new(snap),
+            result_formats: vec![],
+            described: None,
+            send_row_description: false,
+            max_rows: 0,
+        };
+        let mut sink = EncodingSink::new(&req, tx);
+        let out = c.execute(
+            &Statement {
+                sql: &req.sql,
+                params: &[],
+                param_types: &[],
+                session: &req.session,
+            },
+            &mut sink,
+        )?;
+        let done = sink.finish(out, false)?;
+        assert!(rx.try_recv().is_err(), "small results stay in the tail");
+        Ok(crate::wire::backend::split_messages(&done.tail)
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| match m {
+                crate::wire::backend::BackendMessage::DataRow(cells) => Some(
+                    cells
+                        .into_iter()
+                        .map(|c| c.map(|b| String::from_utf8(b.to_vec()).unwrap()))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn strings(rows: &[&[&str]]) -> Vec<Vec<Option<String>>> {
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .map(|c| (*c != "<null>").then(|| (*c).to_owned()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The catalog queries psql 15 sends for `\dt`, `\d t` and `\d nosuch`
+    /// (captured with `psql -E`), answered as PostgreSQL 15 answers them
+    /// for the same tables (its answers pasted, oids aside).
+    #[test]
+    fn psql_describe_queries() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        for ddl in [
+            "CREATE TABLE t (id serial primary key, name text not null, price numeric(10,2) default 0, at timestamptz)",
+            "CREATE INDEX t_name ON t (name)",
+            "CREATE VIEW v AS SELECT id FROM t",
+            "CREATE TABLE u (a varchar(20) unique, b int)",
+        ] {
+            run(&mut c, ddl, &[]).unwrap();
+        }
+        let list = "SELECT n.nspname as \"Schema\",
+  c.relname as \"Name\",
+  CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 't' THEN 'TOAST table' WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END as \"Type\",
+  pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\"
+FROM pg_catalog.pg_class c
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+WHERE c.relkind IN ('r','p','')
+      AND n.nspname <> 'pg_catalog'
+      AND n.nspname !~ '^pg_toast'
+      AND n.nspname <> 'information_schema'
+  AND pg_catalog.pg_table_is_visible(c.oid)
+ORDER BY 1,2;";
+        assert_eq!(
+            text_rows(&mut c, list, "alice").unwrap(),
+            strings(&[
+                &["public", "t", "table", "alice"],
+                &["public", "u", "table", "alice"]
+            ])
+        );
+        let lookup = |name: &str| {
+            format!(
+                "SELECT c.oid,
+  n.nspname,
+  c.relname
+FROM pg_catalog.pg_class c
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname OPERATOR(pg_catalog.~) '^({name})$' COLLATE pg_catalog.default
+  AND pg_catalog.pg_table_is_visible(c.oid)
+ORDER BY 2, 3;"
+            )
+        };
+        assert!(
+            text_rows(&mut c, &lookup("nosuch"), "alice")
+                .unwrap()
+                .is_empty()
+        );
+        let found = text_rows(&mut c, &lookup("t"), "alice").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0][1..], strings(&[&["public", "t"]])[0][..]);
+        let oid = found[0][0].clone().unwrap();
+        assert!(oid.parse::<u32>().unwrap() >= 16384);
+
+        let details = format!("SELECT c.relchecks, c.relkind, c.relhasindex, c.relhasrules, c.relhastriggers, c.relrowsecurity, c.relforcerowsecurity, false AS relhasoids, c.relispartition, '', c.reltablespace, CASE WHEN c.reloftype = 0 THEN '' ELSE c.reloftype::pg_catalog.regtype::pg_catalog.text END, c.relpersistence, c.relreplident, am.amname
+FROM pg_catalog.pg_class c
+ LEFT JOIN pg_catalog.pg_class tc ON (c.reltoastrelid = tc.oid)
+LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid)
+WHERE c.oid = '{oid}';");
+        assert_eq!(
+            text_rows(&mut c, &details, "alice").unwrap(),
+            strings(&[&[
+                "0", "r", "t", "f", "f", "f", "f", "f", "f", "", "0", "", "p", "d", "heap"
+            ]])
+        );
+        let attributes = format!("SELECT a.attname,
+  pg_catalog.format_type(a.atttypid, a.atttypmod),
+  (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)
+   FROM pg_catalog.pg_attrdef d
+   WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.atthasdef),
+  a.attnotnull,
+  (SELECT c.collname FROM pg_catalog.pg_collation c, pg_catalog.pg_type t
+   WHERE c.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation) AS attcollation,
+  a.attidentity,
+  a.attgenerated
+FROM pg_catalog.pg_attribute a
+WHERE a.attrelid = '{oid}' AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum;");
+        assert_eq!(
+            text_rows(&mut c, &attributes, "alice").unwrap(),
+            strings(&[
+                &[
+                    "id",
+                    "integer",
+                    "nextval('t_id_seq'::regclass)",
+                    "t",
+                    "<null>",
+                    "",
+                    ""
+                ],
+                &["name", "text", "<null>", "t", "<null>", "", ""],
+                &["price", "numeric(10,2)", "0", "f", "<null>", "", ""],
+                &[
+                    "at",
+                    "timestamp with time zone",
+                    "<null>",
+                    "f",
+                    "<null>",
+                    "",
+                    ""
+                ],
+            ])
+        );
+        let indexes = format!("SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true),
+  pg_catalog.pg_get_constraintdef(con.oid, true), contype, condeferrable, condeferred, i.indisreplident, c2.reltablespace
+FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i
+  LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x'))
+WHERE c.oid = '{oid}' AND c.oid = i.indrelid AND i.indexrelid = c2.oid
+ORDER BY i.indisprimary DESC, c2.relname;");
+        assert_eq!(
+            text_rows(&mut c, &indexes, "alice").unwrap(),
+            strings(&[
+                &[
+                    "t_pkey",
+                    "t",
+                    "t",
+                    "f",
+                    "t",
+                    "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)",
+                    "PRIMARY KEY (id)",
+                    "p",
+                    "f",
+                    "f",
+                    "f",
+                    "0"
+                ],
+                &[
+                    "t_name",
+                    "f",
+                    "f",
+                    "f",
+                    "t",
+                    "CREATE INDEX t_name ON public.t USING btree (name)",
+                    "<null>",
+                    "<null>",
+                    "<null>",
+                    "<null>",
+                    "f",
+                    "0"
+                ],
+            ])
+        );
+        // Row-level security policies: a catalog pgiris keeps empty, read
+        // with array syntax SQLite has not.
+        let policies = format!("SELECT pol.polname, pol.polpermissive,
+  CASE WHEN pol.polroles = '{{0}}' THEN NULL ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles where oid = any (pol.polroles) order by 1),',') END,
+  pg_catalog.pg_get_expr(pol.polqual, pol.polrelid),
+  pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid),
+  CASE pol.polcmd
+    WHEN 'r' THEN 'SELECT'
+    WHEN 'a' THEN 'INSERT'
+    WHEN 'w' THEN 'UPDATE'
+    WHEN 'd' THEN 'DELETE'
+    END AS cmd
+FROM pg_catalog.pg_policy pol
+WHERE pol.polrelid = '{oid}' ORDER BY 1;");
+        assert!(text_rows(&mut c, &policies, "alice").unwrap().is_empty());
+        // The catalog follows the schema, also within a transaction.
+        run(&mut c, "BEGIN", &[]).unwrap();
+        run(&mut c, "DROP TABLE u", &[]).unwrap();
+        assert_eq!(
+            text_rows(&mut c, list, "alice").unwrap(),
+            strings(&[&["public", "t", "table", "alice"]])
+        );
+        run(&mut c, "ROLLBACK", &[]).unwrap();
+        assert_eq!(text_rows(&mut c, list, "alice").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn regular_expression_operators() {
+        let mut c = EmbeddedConnection::open_in_memory().unwrap();
+        assert_eq!(
+            text_rows(
+                &mut c,
+                "SELECT 'abc' ~ 'b', 'abc' !~ 'b', 'ABC' ~* 'b', 'ABC' !~* 'b', ~5, NULL ~ 'a'",
+                "alice"
+            )
+            .unwrap(),
+            strings(&[&["t", "f", "t", "f", "-6", "<null>"]])
+        );
+        let e = text_rows(&mut c, "SELECT 'abc' ~ '('", "alice").unwrap_err();
+        assert_eq!(e.code, "2201B");
     }
 
     /// A burst of first connections to a fresh database file: switching it

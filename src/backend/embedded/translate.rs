@@ -27,6 +27,10 @@
 //! | `a ILIKE p` | `a LIKE p ESCAPE '\'` (SQLite's LIKE folds ASCII case only) |
 //! | `E'a\nb'`, `$$x$$`, `N'x'` | standard `'...'` literals (invalid escapes: 22025, NUL or bad UTF-8: 22021) |
 //! | `COLLATE "C"` / `"POSIX"` | `COLLATE BINARY` |
+//! | `COLLATE pg_catalog.default` / `"default"` | dropped (SQLite's default) |
+//! | `a ~ p`, `a !~ p`, `a ~* p`, `a !~* p`, `OPERATOR(pg_catalog.~)` | `a REGEXP p`, `a NOT REGEXP p`, `a REGEXP '(?i)' \|\| p` ... (`regexp()` is registered by the catalog); other `OPERATOR(schema.op)` lose the wrapper |
+//! | `ARRAY(SELECT e FROM ...)`, `FROM unnest(a) x` | `(SELECT json_group_array(..) FROM (SELECT e AS pg_array_elem FROM ...))`, `FROM (SELECT value AS x FROM json_each(a)) AS x` (arrays as JSON text; `array_to_string()` reads both forms) |
+//! | a `SELECT` whose every `UNION` branch inner-joins a catalog pgiris keeps empty (`pg_policy`, `pg_inherits`, `pg_publication` ...) | `SELECT NULL, ... LIMIT 0` with as many columns |
 //! | `SELECT ... FOR UPDATE / SHARE [OF t] [NOWAIT / SKIP LOCKED]` | the locking clause dropped (SQLite serializes writers) |
 //! | `LIMIT ALL` | `LIMIT -1` |
 //! | `TRUNCATE [TABLE] t [RESTART IDENTITY] [CASCADE]` | `DELETE FROM t` |
@@ -58,6 +62,7 @@ mod functions;
 use std::borrow::Cow;
 use std::cmp::Reverse;
 
+pub(crate) use functions::INVALID_REGULAR_EXPRESSION;
 pub use functions::{
     TransactionClock, function_error, jsonb_text, like_escape, like_to_glob, pg_error_from_sqlite,
     random_uuid,
@@ -95,6 +100,9 @@ pub fn to_sqlite(sql: &str) -> Result<Cow<'_, str>, PgError> {
 /// The full translation, without the fast path.
 fn translate(sql: &str) -> Result<Cow<'_, str>, PgError> {
     let toks: Vec<Token> = Lexer::significant(sql).collect();
+    if let Some(empty) = empty_catalog_select(sql, &toks) {
+        return Ok(Cow::Owned(empty));
+    }
     let mut t = Translator::new(sql, &toks);
     t.run()?;
     Ok(t.finish())
@@ -133,7 +141,10 @@ fn is_trigger_word(w: &str) -> bool {
             | "truncate"
             | "create"
             | "alter"
-    )
+            | "operator"
+            | "array"
+            | "unnest"
+    ) || super::catalog::ALWAYS_EMPTY.contains(&w)
 }
 
 /// One allocation-free pass: does anything in `sql` need rewriting? Most
@@ -144,6 +155,8 @@ fn needs_translation(sql: &str) -> bool {
     for t in Lexer::significant(sql) {
         match t.kind {
             TokenKind::TypeCast | TokenKind::EscapeString | TokenKind::DollarString => return true,
+            // The regular-expression match operators.
+            TokenKind::Operator if t.text(sql).contains('~') => return true,
             // N'...' loses its prefix.
             TokenKind::String if matches!(sql.as_bytes().get(t.start), Some(b'n' | b'N')) => {
                 return true;
@@ -493,6 +506,7 @@ impl<'a, 't> Translator<'a, 't> {
                     i + 1
                 }
                 TokenKind::Ident => self.ident(i)?,
+                TokenKind::Operator => self.operator(i, i, i + 1),
                 _ => i + 1,
             };
         }
@@ -840,7 +854,13 @@ impl<'a, 't> Translator<'a, 't> {
             "session_user" if !call => self.replace(tok.start, tok.end, "session_user()"),
             "current_schema" if !call => self.replace(tok.start, tok.end, "current_schema()"),
             "current_catalog" if !call => self.replace(tok.start, tok.end, "current_database()"),
+            "operator" if call => return Ok(self.operator_call(i)),
             "collate" => {
+                if let Some(end) = self.default_collation(i + 1) {
+                    self.replace(tok.start, self.toks[end - 1].end, "");
+                    self.consume(i + 1, end);
+                    return Ok(end);
+                }
                 if let Some(next) = self.toks.get(i + 1)
                     && next.kind == TokenKind::QuotedIdent
                     && matches!(next.text(self.sql), "\"C\"" | "\"POSIX\"")
@@ -851,6 +871,10 @@ impl<'a, 't> Translator<'a, 't> {
                 }
             }
             "for" => return Ok(self.locking_clause(i)),
+            "array" if call && self.word(i + 2, "select") => {
+                self.array_subquery(i);
+            }
+            "unnest" if call && self.in_from_list(i) => self.unnest_in_from(i),
             "limit" if self.word(i + 1, "all") => {
                 let all = self.toks[i + 1];
                 self.replace(all.start, all.end, "-1");
@@ -864,6 +888,236 @@ impl<'a, 't> Translator<'a, 't> {
             }
         }
         Ok(i + 1)
+    }
+
+    /// `pg_catalog.default` / `"default"` after COLLATE: where the name
+    /// ends, if it is the default collation (which SQLite's is).
+    fn default_collation(&self, mut k: usize) -> Option<usize> {
+        if self.word(k, "pg_catalog") && self.kind(k + 1) == Some(TokenKind::Dot) {
+            k += 2;
+        }
+        let t = self.toks.get(k)?;
+        let is_default = match t.kind {
+            TokenKind::QuotedIdent => t.text(self.sql) == "\"default\"",
+            TokenKind::Ident => t.is_word(self.sql, "default"),
+            _ => false,
+        };
+        is_default.then_some(k + 1)
+    }
+
+    /// Does the token before `i` end an operand (so an operator at `i` is
+    /// binary)?
+    fn ends_operand(&self, i: usize) -> bool {
+        let Some(prev) = i.checked_sub(1).and_then(|j| self.toks.get(j)) else {
+            return false;
+        };
+        match prev.kind {
+            TokenKind::Ident => !matches!(
+                prev.text(self.sql).to_ascii_lowercase().as_str(),
+                "select"
+                    | "where"
+                    | "and"
+                    | "or"
+                    | "not"
+                    | "when"
+                    | "then"
+                    | "else"
+                    | "on"
+                    | "having"
+                    | "by"
+                    | "case"
+                    | "in"
+                    | "is"
+                    | "return"
+                    | "returning"
+                    | "distinct"
+            ),
+            TokenKind::QuotedIdent
+            | TokenKind::String
+            | TokenKind::EscapeString
+            | TokenKind::UnicodeString
+            | TokenKind::DollarString
+            | TokenKind::Number
+            | TokenKind::Param
+            | TokenKind::RParen
+            | TokenKind::RBracket => true,
+            _ => false,
+        }
+    }
+
+    /// The operator token `op`, written over the tokens `from..to`:
+    /// PostgreSQL's regular-expression matches become SQLite's REGEXP (the
+    /// catalog's `regexp()` function); `~*` / `!~*` match ignoring case.
+    /// Other operators stay (an `OPERATOR(...)` wrapper goes).
+    fn operator(&mut self, op: usize, from: usize, to: usize) -> usize {
+        let text = self.text(op);
+        let rewrite = match text {
+            "~" if self.ends_operand(from) => Some("REGEXP"),
+            "!~" => Some("NOT REGEXP"),
+            "~*" => Some("REGEXP '(?i)' ||"),
+            "!~*" => Some("NOT REGEXP '(?i)' ||"),
+            _ => None,
+        };
+        let start = self.toks[from].start;
+        let end = self.toks[to - 1].end;
+        // Words need spaces around them where the operator had none.
+        let bytes = self.sql.as_bytes();
+        let before = if start > 0 && !bytes[start - 1].is_ascii_whitespace() {
+            " "
+        } else {
+            ""
+        };
+        let after = if bytes.get(end).is_some_and(|b| !b.is_ascii_whitespace()) {
+            " "
+        } else {
+            ""
+        };
+        match rewrite {
+            Some(r) => self.replace(start, end, format!("{before}{r}{after}")),
+            None if to > from + 1 => self.replace(start, end, format!("{before}{text}{after}")),
+            None => {}
+        }
+        self.consume(from, to);
+        to
+    }
+
+    /// `OPERATOR(pg_catalog.~)`, `OPERATOR(=)`: the operator itself.
+    fn operator_call(&mut self, i: usize) -> usize {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return i + 1;
+        };
+        let mut k = i + 2;
+        while matches!(
+            self.kind(k),
+            Some(TokenKind::Ident | TokenKind::QuotedIdent)
+        ) && self.kind(k + 1) == Some(TokenKind::Dot)
+        {
+            k += 2;
+        }
+        if self.kind(k) != Some(TokenKind::Operator) || k + 1 != close {
+            return i + 1;
+        }
+        self.operator(k, i, close + 1)
+    }
+
+    /// Is the token at `i` where a FROM list names a relation (after FROM,
+    /// JOIN or a comma of a FROM list)?
+    fn in_from_list(&self, i: usize) -> bool {
+        let mut j = i;
+        // Skip a `pg_catalog.` qualifier.
+        if j >= 2 && self.kind(j - 1) == Some(TokenKind::Dot) {
+            j -= 2;
+        }
+        j > 0
+            && (self.word(j - 1, "from") || self.word(j - 1, "join") || {
+                // A comma at the FROM list's level: look back for FROM.
+                self.kind(j - 1) == Some(TokenKind::Comma) && {
+                    let mut k = j - 1;
+                    let mut found = false;
+                    while k > 0 {
+                        k -= 1;
+                        match self.kind(k) {
+                            Some(TokenKind::RParen) => match self.partner[k] {
+                                Some(o) => k = o,
+                                None => break,
+                            },
+                            Some(TokenKind::LParen) => break,
+                            _ if self.word(k, "select") || self.word(k, "where") => break,
+                            _ if self.word(k, "from") => {
+                                found = true;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    found
+                }
+            })
+    }
+
+    /// `ARRAY(SELECT e FROM ...)`: the values as a JSON array,
+    /// `(SELECT json_group_array(pg_array_elem) FROM (SELECT e AS
+    /// pg_array_elem FROM ...))` (what `array_to_string()` reads).
+    fn array_subquery(&mut self, i: usize) {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return;
+        };
+        // The subquery's single select item ends at its FROM.
+        let mut k = i + 3;
+        let mut from = None;
+        while k < close {
+            match self.kind(k) {
+                Some(TokenKind::LParen | TokenKind::LBracket) => {
+                    k = self.partner[k].unwrap_or(close);
+                }
+                Some(TokenKind::Comma) => return,
+                _ if self.word(k, "from") => {
+                    from = Some(k);
+                    break;
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        let Some(from) = from else {
+            return;
+        };
+        let open = self.toks[i + 1];
+        self.replace(
+            self.toks[i].start,
+            open.end,
+            "(SELECT json_group_array(pg_array_elem) FROM (",
+        );
+        let at = self.toks[from].start;
+        self.replace(at, at, "AS pg_array_elem ");
+        let end = self.toks[close].end;
+        self.replace(end, end, ")");
+    }
+
+    /// `unnest(a) x` in a FROM list: the elements of the JSON array `a` as
+    /// rows of column `x`, `(SELECT value AS x FROM json_each(a)) AS x`.
+    fn unnest_in_from(&mut self, i: usize) {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return;
+        };
+        let alias_at = if self.word(close + 1, "as") {
+            close + 2
+        } else {
+            close + 1
+        };
+        let written = match self.toks.get(alias_at) {
+            Some(t)
+                if (t.kind == TokenKind::Ident
+                    && ![
+                        "where", "on", "join", "left", "inner", "cross", "order", "group", "limit",
+                        "union", "having", "natural", "right", "full", "using",
+                    ]
+                    .iter()
+                    .any(|w| t.is_word(self.sql, w)))
+                    || t.kind == TokenKind::QuotedIdent =>
+            {
+                Some(t.text(self.sql).to_owned())
+            }
+            _ => None,
+        };
+        let alias = written.clone().unwrap_or_else(|| "unnest".to_owned());
+        let open = self.toks[i + 1];
+        self.replace(
+            self.toks[i].start,
+            open.end,
+            format!("(SELECT value AS {alias} FROM json_each("),
+        );
+        let end = self.toks[close].end;
+        // A written alias becomes the subquery's.
+        let to = if written.is_some() {
+            self.toks[alias_at].end
+        } else {
+            end
+        };
+        self.replace(end, to, format!(") AS {alias}"));
+        if written.is_some() {
+            self.consume(close + 1, alias_at + 1);
+        }
     }
 
     /// `[NOT] LIKE pattern [ESCAPE e]` / `ILIKE`.
@@ -1341,6 +1595,130 @@ impl<'a, 't> Translator<'a, 't> {
             }
         }
     }
+}
+
+/// A SELECT that reads no rows because every branch of it inner-joins a
+/// catalog pgiris keeps empty ([`ALWAYS_EMPTY`]: pg_policy,
+/// pg_publication, pg_inherits ...): `SELECT NULL, ... LIMIT 0` with as
+/// many columns, without evaluating the rest (whose array and regclass
+/// arithmetic SQLite could not run). psql's `\d` sends such queries.
+///
+/// [`ALWAYS_EMPTY`]: super::catalog::ALWAYS_EMPTY
+fn empty_catalog_select(sql: &str, toks: &[Token]) -> Option<String> {
+    use super::catalog::ALWAYS_EMPTY;
+    let is_empty_catalog = |t: &Token| {
+        t.kind == TokenKind::Ident
+            && ALWAYS_EMPTY
+                .iter()
+                .any(|e| t.text(sql).eq_ignore_ascii_case(e))
+    };
+    if !toks.first()?.is_word(sql, "select") || !toks.iter().any(is_empty_catalog) {
+        return None;
+    }
+    // Depth of every token; `top` holds the depth-0 ones.
+    let mut depth = 0i32;
+    let mut top = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            TokenKind::LParen | TokenKind::LBracket => {
+                if depth == 0 {
+                    top.push(i);
+                }
+                depth += 1;
+            }
+            TokenKind::RParen | TokenKind::RBracket => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
+                }
+            }
+            TokenKind::Semicolon if depth == 0 && i + 1 != toks.len() => return None,
+            _ if depth == 0 => top.push(i),
+            _ => {}
+        }
+    }
+    let word = |i: usize, w: &str| toks[i].is_word(sql, w);
+    // Branches: split at UNION [ALL]; INTERSECT / EXCEPT are not handled.
+    let mut branches: Vec<Vec<usize>> = vec![Vec::new()];
+    for &i in &top {
+        if word(i, "intersect") || word(i, "except") {
+            return None;
+        }
+        if word(i, "union") {
+            branches.push(Vec::new());
+        } else if let Some(b) = branches.last_mut() {
+            b.push(i);
+        }
+    }
+    let mut columns = None;
+    for b in &branches {
+        let b: Vec<usize> = b
+            .iter()
+            .copied()
+            .filter(|&i| !word(i, "all") && !word(i, "distinct"))
+            .collect();
+        if !b.first().is_some_and(|&i| word(i, "select")) {
+            return None;
+        }
+        let from = b.iter().position(|&i| word(i, "from"))?;
+        if columns.is_none() {
+            let list = &b[1..from];
+            if list.is_empty()
+                || list
+                    .iter()
+                    .any(|&i| toks[i].kind == TokenKind::Operator && toks[i].text(sql) == "*")
+            {
+                return None;
+            }
+            let commas = list
+                .iter()
+                .filter(|&&i| toks[i].kind == TokenKind::Comma)
+                .count();
+            columns = Some(commas + 1);
+        }
+        let mut empty = false;
+        let mut k = from + 1;
+        let mut expect_relation = true;
+        while k < b.len() {
+            let i = b[k];
+            if [
+                "where", "group", "having", "order", "limit", "offset", "window", "fetch", "for",
+            ]
+            .iter()
+            .any(|w| word(i, w))
+            {
+                break;
+            }
+            if word(i, "right") || word(i, "full") {
+                return None;
+            }
+            if expect_relation {
+                // The relation's last name part: `pg_catalog.pg_policy`.
+                let mut j = i;
+                while toks.get(j + 1).is_some_and(|t| t.kind == TokenKind::Dot) {
+                    j += 2;
+                }
+                if toks.get(j).is_some_and(is_empty_catalog) {
+                    empty = true;
+                }
+                expect_relation = false;
+            }
+            if toks[i].kind == TokenKind::Comma {
+                expect_relation = true;
+            } else if word(i, "join") {
+                let outer = k >= 1
+                    && (word(b[k - 1], "left")
+                        || (word(b[k - 1], "outer") && k >= 2 && word(b[k - 2], "left")));
+                expect_relation = !outer;
+            }
+            k += 1;
+        }
+        if !empty {
+            return None;
+        }
+    }
+    let n = columns?;
+    Some(format!("SELECT {} LIMIT 0", vec!["NULL"; n].join(", ")))
 }
 
 /// `raw` lower-cased into `buf`, if it fits (longer words are never

@@ -31,6 +31,8 @@ use crate::wire::types::{self, Format, IntKind, Oid, oid};
 const CANNOT_COERCE: &str = "42846";
 /// 22025 invalid_escape_sequence.
 pub(crate) const INVALID_ESCAPE_SEQUENCE: &str = "22025";
+/// invalid_regular_expression (raised by the catalog's `regexp()`).
+pub(crate) const INVALID_REGULAR_EXPRESSION: &str = "2201B";
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -97,7 +99,7 @@ impl fmt::Display for FunctionError {
 impl std::error::Error for FunctionError {}
 
 /// The SQLSTATEs these functions raise, as `&'static str`.
-const CODES: [&str; 13] = [
+const CODES: [&str; 14] = [
     sqlstate::QUERY_CANCELED,
     sqlstate::INVALID_TEXT_REPRESENTATION,
     sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
@@ -111,6 +113,7 @@ const CODES: [&str; 13] = [
     sqlstate::INTERNAL_ERROR,
     CANNOT_COERCE,
     INVALID_ESCAPE_SEQUENCE,
+    INVALID_REGULAR_EXPRESSION,
 ];
 
 /// The [`PgError`] a pgiris SQL function raised, recovered from SQLite's

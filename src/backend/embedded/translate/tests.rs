@@ -1073,3 +1073,85 @@ fn catalog_qualified_functions_lose_the_qualifier() {
         "select * from pg_catalog.pg_type"
     );
 }
+
+#[test]
+fn regular_expression_operators_become_regexp() {
+    let t = |sql: &str| to_sqlite(sql).unwrap().into_owned();
+    assert_eq!(
+        t("SELECT a FROM t WHERE a ~ '^x' AND b !~ 'y'"),
+        "SELECT a FROM t WHERE a REGEXP '^x' AND b NOT REGEXP 'y'"
+    );
+    assert_eq!(
+        t("SELECT a ~* 'x', a !~* 'y'"),
+        "SELECT a REGEXP '(?i)' || 'x', a NOT REGEXP '(?i)' || 'y'"
+    );
+    assert_eq!(
+        t("SELECT 1 WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$' COLLATE pg_catalog.default"),
+        "SELECT 1 WHERE c.relname REGEXP '^(t)$' "
+    );
+    assert_eq!(t("SELECT 1 OPERATOR(pg_catalog.=) 1"), "SELECT 1 = 1");
+    assert_eq!(t("SELECT 'a'~'b'"), "SELECT 'a' REGEXP 'b'");
+    // Unary ~ is bitwise not in both; literals are never touched.
+    assert_eq!(t("SELECT ~5, '~' || 'a ~ b'"), "SELECT ~5, '~' || 'a ~ b'");
+    assert_eq!(t("SELECT 'x' COLLATE \"default\""), "SELECT 'x' ");
+}
+
+#[test]
+fn selects_from_always_empty_catalogs_read_nothing() {
+    let t = |sql: &str| to_sqlite(sql).unwrap().into_owned();
+    assert_eq!(
+        t(
+            "SELECT pol.polname, array(select 1), 'd' = any(x) FROM pg_catalog.pg_policy pol WHERE pol.polrelid = '16385' ORDER BY 1"
+        ),
+        "SELECT NULL, NULL, NULL LIMIT 0"
+    );
+    assert_eq!(
+        t(
+            "SELECT pubname, NULL FROM pg_publication p JOIN pg_publication_rel pr ON p.oid = pr.prpubid \
+           UNION SELECT c.oid::regclass, 1 FROM pg_class c, pg_inherits i WHERE c.oid = i.inhparent ORDER BY 1"
+        ),
+        "SELECT NULL, NULL LIMIT 0"
+    );
+    // A LEFT JOIN keeps the rows of the other side; `*` has no known width;
+    // a branch without an empty catalog may have rows.
+    for sql in [
+        "SELECT c.relname FROM pg_class c LEFT JOIN pg_inherits i ON c.oid = i.inhrelid",
+        "SELECT c.relname FROM pg_class c LEFT OUTER JOIN pg_inherits i ON c.oid = i.inhrelid",
+        "SELECT * FROM pg_policy",
+        "SELECT polname FROM pg_policy UNION SELECT relname FROM pg_class",
+        "SELECT 1 FROM pg_class c RIGHT JOIN pg_policy p ON true",
+    ] {
+        assert!(!t(sql).contains("LIMIT 0"), "{sql}");
+    }
+}
+
+#[test]
+fn array_subqueries_and_unnest_in_from() {
+    let t = |sql: &str| to_sqlite(sql).unwrap().into_owned();
+    assert_eq!(
+        t("SELECT array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x)"),
+        "SELECT (SELECT json_group_array(pg_array_elem) FROM (select 'toast.' || x AS pg_array_elem from (SELECT value AS x FROM json_each(tc.reloptions)) AS x))"
+    );
+    assert_eq!(
+        t("SELECT u FROM unnest(a) WHERE true"),
+        "SELECT u FROM (SELECT value AS unnest FROM json_each(a)) AS unnest WHERE true"
+    );
+    // Not a FROM item, or not a subquery: unchanged.
+    assert_eq!(t("SELECT unnest(a)"), "SELECT unnest(a)");
+    assert_eq!(t("SELECT ARRAY[1, 2]"), "SELECT ARRAY[1, 2]");
+    assert_eq!(
+        t("SELECT array(select a, b from t)"),
+        "SELECT array(select a, b from t)"
+    );
+    let c = db();
+    crate::backend::embedded::catalog::attach(&c).unwrap();
+    let sql = to_sqlite(
+        "SELECT array_to_string(array(select x || '!' from unnest('[\"a\",\"b\"]') x), ', '), \
+         array_to_string(NULL || array(select 'toast.' || x from pg_catalog.unnest(NULL) x), ', ')",
+    )
+    .unwrap();
+    let (a, b): (String, Option<String>) = c
+        .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((a.as_str(), b), ("a!, b!", None));
+}
