@@ -32,9 +32,12 @@ const ENDLESS: &str =
 /// starts has nothing to cancel, as in PostgreSQL).
 const START: Duration = Duration::from_millis(250);
 
-/// What "well under a second" means here: the asserted bound on the time
-/// from sending a cancel to the client reading 57014 (measured: a few ms).
-const CANCEL_BOUND: Duration = Duration::from_millis(500);
+/// The asserted outer bound on the time from sending a cancel to the client
+/// reading 57014: the "under a second". Measured latency is a few
+/// ms (printed by `report`); 0.7 s was seen only with other test suites
+/// loading both cores, so the bound is the requirement, not the typical
+/// figure (speed belongs to bench/, not to timed tests).
+const CANCEL_BOUND: Duration = Duration::from_secs(1);
 
 const WAIT: Duration = Duration::from_secs(5);
 
