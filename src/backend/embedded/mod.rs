@@ -871,40 +871,14 @@ mod tests {
         };
         snap.settings
             .insert("application_name".into(), "app".into());
-        let (tx, mut rx) = mpsc::channel(8);
-        let req = ExecRequest {
-            sql: "SELECT version(), current_user(), current_database(), pg_backend_pid(), current_setting('application_name')".into(),
-            params: vec![],
-            param_types: vec![],
-            session: Arc::new(snap),
-            result_formats: vec![],
-            described: None,
-            send_row_description: false,
-            max_rows: 0,
-        };
-        let mut sink = EncodingSink::new(&req, tx);
-        let out = c
-            .execute(
-                &Statement {
-                    sql: &req.sql,
-                    params: &[],
-                    param_types: &[],
-                    session: &req.session,
-                },
-                &mut sink,
-            )
-            .unwrap();
-        let done = sink.finish(out, false).unwrap();
-        assert!(rx.try_recv().is_err());
-        let msgs = crate::wire::backend::split_messages(&done.tail).unwrap();
         assert_eq!(
-            msgs[0],
-            crate::wire::backend::BackendMessage::DataRow(
-                ["PostgreSQL 16.9", "alice", "db", "42", "app"]
-                    .iter()
-                    .map(|s| Some(bytes::Bytes::copy_from_slice(s.as_bytes())))
-                    .collect()
+            text_rows_in(
+                &mut c,
+                "SELECT version(), current_user(), current_database(), pg_backend_pid(), current_setting('application_name')",
+                snap,
             )
+            .unwrap(),
+            strings(&[&["PostgreSQL 16.9", "alice", "db", "42", "app"]])
         );
     }
 
@@ -918,6 +892,16 @@ mod tests {
             user: user.into(),
             ..Default::default()
         };
+        text_rows_in(c, sql, snap)
+    }
+
+    /// Runs `sql` in the session `snap` describes; the rows as PostgreSQL's
+    /// text (a small result: all of it in the sink's tail).
+    fn text_rows_in(
+        c: &mut EmbeddedConnection,
+        sql: &str,
+        snap: SessionSnapshot,
+    ) -> Result<Vec<Vec<Option<String>>>, PgError> {
         let (tx, mut rx) = mpsc::channel(8);
         let req = ExecRequest {
             sql: sql.into(),

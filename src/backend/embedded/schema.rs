@@ -36,10 +36,17 @@ impl Schema {
         self.version = version;
         self.tables.clear();
         self.load_catalog(conn);
-        let Ok(mut stmt) = conn.prepare_cached(
+        self.load_tables(
+            conn,
             "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL \
              UNION ALL SELECT name, sql FROM sqlite_temp_schema WHERE type = 'table' AND sql IS NOT NULL",
-        ) else {
+        );
+    }
+
+    /// Records the declared column types of the tables `query` lists (its
+    /// rows: name, CREATE statement); nothing when it cannot run.
+    fn load_tables(&mut self, conn: &Connection, query: &str) {
+        let Ok(mut stmt) = conn.prepare_cached(query) else {
             return;
         };
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)));
@@ -56,19 +63,11 @@ impl Schema {
     /// pg_namespace keep the types their values give, as drivers have
     /// always seen them. Nothing when no catalog is attached.
     fn load_catalog(&mut self, conn: &Connection) {
-        let Ok(mut stmt) = conn.prepare_cached(
+        self.load_tables(
+            conn,
             "SELECT name, sql FROM pg_catalog.sqlite_schema WHERE type = 'table' AND sql IS NOT NULL \
              AND name NOT IN ('pg_type', 'pg_namespace')",
-        ) else {
-            return;
-        };
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)));
-        if let Ok(rows) = rows {
-            for (name, sql) in rows.flatten() {
-                self.tables
-                    .insert(name.to_lowercase(), infer::declared_column_types(&sql));
-            }
-        }
+        );
     }
 
     /// A column's type, by table (if known) and column name.
