@@ -1,5 +1,5 @@
 //! Black-box tests of psql's describe commands (`\dt`, `\d`, `\d t`,
-//! `\dv`, `\di`) on the embedded default backend: the real psql against a
+//! `\dv`, `\di`, `\du`) on the embedded default backend: the real psql against a
 //! real server, its output compared line for line with what psql prints
 //! for the same tables on PostgreSQL 15 (the sequence a `serial` column
 //! makes is not listed by pgiris).
@@ -282,6 +282,40 @@ fn l_lists_the_connected_database() {
 ----------+-------+----------+---------+-------+------------+-----------------+-------------------
  postgres | alice | UTF8     | C       | C     |            | libc            | 
 (1 row)
+
+"
+    );
+}
+
+#[test]
+fn du_lists_the_connected_user_as_a_superuser() {
+    let server = TestServer::start();
+    let expected = |user: &str| {
+        format!(
+            "                       List of roles
+ Role name |            Attributes             | Member of 
+-----------+-----------------------------------+-----------
+ {user:<9} | Superuser, Create role, Create DB | {{}}
+
+"
+        )
+    };
+    assert_eq!(describe(&server, USER_ALICE, "\\du"), expected("alice"));
+    assert_eq!(describe(&server, ADMIN_USER, "\\dg"), expected("postgres"));
+    assert_eq!(
+        describe(&server, ADMIN_USER, "\\du+"),
+        "                              List of roles
+ Role name |            Attributes             | Member of | Description 
+-----------+-----------------------------------+-----------+-------------
+ postgres  | Superuser, Create role, Create DB | {}        | 
+
+"
+    );
+    assert_eq!(
+        describe(&server, ADMIN_USER, "\\du nobody"),
+        "           List of roles
+ Role name | Attributes | Member of 
+-----------+------------+-----------
 
 "
     );

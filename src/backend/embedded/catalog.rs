@@ -158,6 +158,65 @@ pub fn mentions_dynamic(sql: &str) -> bool {
     })
 }
 
+/// The PostgreSQL text form (`{a,"b c",NULL}`) of a JSON array, the form
+/// arrays take inside the embedded backend (`ARRAY(SELECT ...)`), for a
+/// result column of an array type; `None` when `json` is no JSON array
+/// (a value already in PostgreSQL's form stays as it is).
+pub fn json_array_literal(json: &str) -> Option<String> {
+    if !json.starts_with('[') {
+        return None;
+    }
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(v @ serde_json::Value::Array(_)) => {
+            let mut out = String::new();
+            write_array_element(&mut out, &v);
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+fn write_array_element(out: &mut String, v: &serde_json::Value) {
+    use serde_json::Value as J;
+    match v {
+        J::Array(items) => {
+            out.push('{');
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                write_array_element(out, item);
+            }
+            out.push('}');
+        }
+        J::Null => out.push_str("NULL"),
+        J::Bool(b) => out.push(if *b { 't' } else { 'f' }),
+        J::Number(n) => out.push_str(&n.to_string()),
+        J::String(s) => {
+            let quote = s.is_empty()
+                || s.eq_ignore_ascii_case("null")
+                || s.chars()
+                    .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+            if quote {
+                out.push('"');
+                for c in s.chars() {
+                    if matches!(c, '"' | '\\') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            } else {
+                out.push_str(s);
+            }
+        }
+        J::Object(_) => {
+            let text = v.to_string();
+            write_array_element(out, &J::String(text));
+        }
+    }
+}
+
 /// array_to_string(array, sep[, null]) over the array forms the embedded
 /// backend produces: a JSON array (`ARRAY(SELECT ...)`) or a PostgreSQL
 /// array literal `{a,b}` (without quoting subtleties). NULL elements are
@@ -507,6 +566,22 @@ mod relation_tests {
     }
 
     #[test]
+    fn json_arrays_in_postgresql_text_form() {
+        assert_eq!(json_array_literal("[]").as_deref(), Some("{}"));
+        assert_eq!(
+            json_array_literal(r#"["a","b c",null,"",1,2.5,"x\"y","NULL"]"#).as_deref(),
+            Some(r#"{a,"b c",NULL,"",1,2.5,"x\"y","NULL"}"#)
+        );
+        assert_eq!(
+            json_array_literal("[[1,2],[3,4]]").as_deref(),
+            Some("{{1,2},{3,4}}")
+        );
+        assert_eq!(json_array_literal("{a,b}"), None);
+        assert_eq!(json_array_literal("[not json"), None);
+        assert_eq!(json_array_literal(""), None);
+    }
+
+    #[test]
     fn arrays_to_strings() {
         assert_eq!(array_to_string("[\"a\",null,3]", ", ", None), "a, 3");
         assert_eq!(array_to_string("[\"a\",null]", ",", Some("*")), "a,*");
@@ -521,6 +596,43 @@ mod relation_tests {
         assert_eq!(relations::pg_default("(1) + (2)"), "(1) + (2)");
         assert_eq!(relations::pg_default("(pg_now())"), "now()");
         assert_eq!(relations::pg_default("'x'"), "'x'");
+    }
+
+    #[test]
+    fn roles_hold_the_connected_user_only() {
+        let c = Connection::open_in_memory().unwrap();
+        let catalog = attach(&c).unwrap();
+        c.create_scalar_function("current_user", 0, FunctionFlags::SQLITE_UTF8, |_| {
+            Ok("alice".to_owned())
+        })
+        .unwrap();
+        let row =
+            |sql: &str| -> String { c.query_row(sql, [], |r| r.get::<_, String>(0)).unwrap() };
+        // Not mentioned: no refresh, no rows yet.
+        catalog.refresh_for(&c, "SELECT 1");
+        assert_eq!(row("SELECT count(*) || '' FROM pg_catalog.pg_roles"), "0");
+        catalog.refresh_for(&c, "SELECT * FROM pg_catalog.pg_roles");
+        catalog.refresh_for(&c, "SELECT * FROM pg_roles r");
+        assert_eq!(
+            row(
+                "SELECT group_concat(rolname || oid || rolsuper || rolinherit || rolcreaterole
+                    || rolcreatedb || rolcanlogin || rolreplication || rolbypassrls
+                    || rolconnlimit || coalesce(rolvaliduntil, 'null') || rolpassword)
+                 FROM pg_catalog.pg_roles"
+            ),
+            "alice101111100-1null********"
+        );
+        assert_eq!(
+            row(
+                "SELECT group_concat(usename || usesysid || usesuper || usecreatedb || userepl)
+                 FROM pg_catalog.pg_user"
+            ),
+            "alice10110"
+        );
+        assert_eq!(
+            row("SELECT count(*) || '' FROM pg_catalog.pg_auth_members"),
+            "0"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::backend::{
 };
 use crate::config::{EmbeddedSettings, valid_database_name};
 use crate::wire::error::{PgError, sqlstate};
-use crate::wire::types::{Oid, oid};
+use crate::wire::types::{self, Oid, oid};
 
 use errors::map_error as map_sqlite_error;
 use schema::Schema;
@@ -560,6 +560,11 @@ impl EmbeddedConnection {
             }
         };
         let width = plan.columns.len();
+        // Array columns: the JSON arrays the dialect layer builds are sent
+        // in PostgreSQL's text form.
+        let arrays: Vec<usize> = (0..width)
+            .filter(|&i| types::element_type(plan.columns[i].type_oid).is_some())
+            .collect();
         let mut rows = stmt.raw_query();
         let mut count = 0u64;
         let mut described = false;
@@ -572,10 +577,24 @@ impl EmbeddedConnection {
                 }
                 described = true;
             }
-            let cells = (0..width)
+            let literals: Vec<Option<String>> = arrays
+                .iter()
+                .map(|&i| match row.get_ref(i) {
+                    Ok(ValueRef::Text(t)) => std::str::from_utf8(t)
+                        .ok()
+                        .and_then(catalog::json_array_literal),
+                    _ => None,
+                })
+                .collect();
+            let mut cells = (0..width)
                 .map(|i| row.get_ref(i).map(cell))
                 .collect::<Result<Vec<Cell<'_>>, _>>()
                 .map_err(map_error)?;
+            for (&i, lit) in arrays.iter().zip(&literals) {
+                if let Some(lit) = lit {
+                    cells[i] = Cell::Text(lit);
+                }
+            }
             sink.row(&cells)?;
             count += 1;
         }

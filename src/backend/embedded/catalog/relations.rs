@@ -17,7 +17,9 @@
 //! PostgreSQL's `nextval('<table>_<column>_seq'::regclass)` default (the
 //! sequence itself is not listed). Temporary tables are in `pg_temp_3`.
 //! Names are folded as PostgreSQL folds them (`CREATE TABLE Foo` lists
-//! `foo`).
+//! `foo`). `pg_roles` and `pg_user` hold the connected user alone (oid
+//! 10, a superuser without replication or RLS bypass); `pg_auth_members`
+//! is empty.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,6 +43,8 @@ pub const DYNAMIC: &[&str] = &[
     "pg_index",
     "pg_constraint",
     "pg_database",
+    "pg_roles",
+    "pg_user",
 ];
 
 /// Catalog relations that are always empty in pgiris (no row-level
@@ -56,6 +60,7 @@ pub const ALWAYS_EMPTY: &[&str] = &[
     "pg_trigger",
     "pg_rewrite",
     "pg_description",
+    "pg_auth_members",
 ];
 
 pub(super) const DDL: &str = "
@@ -116,6 +121,19 @@ CREATE TABLE pg_catalog.pg_database (
     datconnlimit INTEGER NOT NULL DEFAULT -1, dattablespace oid NOT NULL DEFAULT 1663,
     datcollate TEXT NOT NULL DEFAULT 'C', datctype TEXT NOT NULL DEFAULT 'C',
     daticulocale TEXT, datcollversion TEXT, datacl TEXT);
+CREATE TABLE pg_catalog.pg_roles (
+    rolname TEXT NOT NULL, rolsuper BOOLEAN NOT NULL DEFAULT 1,
+    rolinherit BOOLEAN NOT NULL DEFAULT 1, rolcreaterole BOOLEAN NOT NULL DEFAULT 1,
+    rolcreatedb BOOLEAN NOT NULL DEFAULT 1, rolcanlogin BOOLEAN NOT NULL DEFAULT 1,
+    rolreplication BOOLEAN NOT NULL DEFAULT 0, rolconnlimit INTEGER NOT NULL DEFAULT -1,
+    rolpassword TEXT NOT NULL DEFAULT '********', rolvaliduntil TIMESTAMPTZ,
+    rolbypassrls BOOLEAN NOT NULL DEFAULT 0, rolconfig TEXT, oid oid NOT NULL DEFAULT 10);
+CREATE TABLE pg_catalog.pg_user (
+    usename TEXT NOT NULL, usesysid oid NOT NULL DEFAULT 10,
+    usecreatedb BOOLEAN NOT NULL DEFAULT 1, usesuper BOOLEAN NOT NULL DEFAULT 1,
+    userepl BOOLEAN NOT NULL DEFAULT 0, usebypassrls BOOLEAN NOT NULL DEFAULT 0,
+    passwd TEXT NOT NULL DEFAULT '********', valuntil TIMESTAMPTZ, useconfig TEXT);
+CREATE TABLE pg_catalog.pg_auth_members (roleid oid, member oid, grantor oid, admin_option BOOLEAN);
 CREATE TABLE pg_catalog.pg_am (oid oid NOT NULL, amname TEXT NOT NULL, amhandler TEXT NOT NULL, amtype TEXT NOT NULL);
 INSERT INTO pg_catalog.pg_am VALUES (2, 'heap', 'heap_tableam_handler', 't'), (403, 'btree', 'bthandler', 'i');
 CREATE TABLE pg_catalog.pg_collation (
@@ -273,12 +291,20 @@ pub fn refresh(conn: &Connection, defs: &SharedDefinitions, sizes: bool) -> rusq
         "SAVEPOINT pgiris_catalog;
          DELETE FROM pg_catalog.pg_class; DELETE FROM pg_catalog.pg_attribute;
          DELETE FROM pg_catalog.pg_attrdef; DELETE FROM pg_catalog.pg_index;
-         DELETE FROM pg_catalog.pg_constraint; DELETE FROM pg_catalog.pg_database;",
+         DELETE FROM pg_catalog.pg_constraint; DELETE FROM pg_catalog.pg_database;
+         DELETE FROM pg_catalog.pg_roles; DELETE FROM pg_catalog.pg_user;",
     )?;
     // The connected database only (the session registers
     // current_database(); without it, no row).
     let _ = conn.execute_batch(
         "INSERT INTO pg_catalog.pg_database (oid, datname) SELECT 16384, current_database()",
+    );
+    // One role, the connected user (oid 10, the owner of every object):
+    // a superuser that can log in, create roles and databases, without
+    // replication or RLS bypass, as `\du` shows a database's owner.
+    let _ = conn.execute_batch(
+        "INSERT INTO pg_catalog.pg_roles (rolname) SELECT current_user();
+         INSERT INTO pg_catalog.pg_user (usename) SELECT current_user();",
     );
     let mut d = Definitions::default();
     match fill(conn, &mut d) {
