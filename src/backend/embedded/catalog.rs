@@ -340,6 +340,12 @@ fn register_relation_functions(
     conn.create_scalar_function("pg_type_is_visible", 1, flags, |ctx| {
         Ok(oid_arg(ctx, 0)?.map(|_| true))
     })?;
+    conn.create_scalar_function("pg_collation_is_visible", 1, flags, |ctx| {
+        Ok(oid_arg(ctx, 0)?.map(|_| true))
+    })?;
+    // No sequence is listed (a serial column's is implicit in SQLite), so
+    // no column has one to name.
+    conn.create_scalar_function("pg_get_serial_sequence", 2, flags, |_| Ok(None::<String>))?;
     // pg_attrdef.adbin holds the expression's text already.
     for n in [2, 3] {
         conn.create_scalar_function("pg_get_expr", n, flags, |ctx| ctx.get::<Option<String>>(0))?;
@@ -596,6 +602,23 @@ mod relation_tests {
         assert_eq!(relations::pg_default("(1) + (2)"), "(1) + (2)");
         assert_eq!(relations::pg_default("(pg_now())"), "now()");
         assert_eq!(relations::pg_default("'x'"), "'x'");
+    }
+
+    #[test]
+    fn sqlalchemy_reflection_helpers() {
+        let c = Connection::open_in_memory().unwrap();
+        let _catalog = attach(&c).unwrap();
+        let row = |sql: &str| -> Option<String> { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            row("SELECT pg_collation_is_visible(100) || ''"),
+            Some("1".into())
+        );
+        assert_eq!(row("SELECT pg_collation_is_visible(NULL)"), None);
+        assert_eq!(row("SELECT pg_get_serial_sequence('t', 'id')"), None);
+        assert_eq!(
+            row("SELECT count(*) || '' FROM pg_catalog.pg_sequence"),
+            Some("0".into())
+        );
     }
 
     #[test]

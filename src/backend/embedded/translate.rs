@@ -30,6 +30,9 @@
 //! | `COLLATE pg_catalog.default` / `"default"` | dropped (SQLite's default) |
 //! | `a ~ p`, `a !~ p`, `a ~* p`, `a !~* p`, `OPERATOR(pg_catalog.~)` | `a REGEXP p`, `a NOT REGEXP p`, `a REGEXP '(?i)' \|\| p` ... (`regexp()` is registered by the catalog); other `OPERATOR(schema.op)` lose the wrapper |
 //! | `ARRAY(SELECT e FROM ...)`, `FROM unnest(a) x` | `(SELECT json_group_array(..) FROM (SELECT e AS pg_array_elem FROM ...))`, `FROM (SELECT value AS x FROM json_each(a)) AS x` (arrays as JSON text; `array_to_string()` reads both forms) |
+//! | `ARRAY[a, b]` (nested `[...]` too) | `json_array(a, b)` |
+//! | `x = ANY (ARRAY[a, b])`, `x = ANY (SELECT ...)`, `x = ANY (arr)` | `x IN (a, b)`, `x IN (SELECT ...)`, `x IN (SELECT value FROM json_each(pg_array_json(arr)))` (a JSON array or a PostgreSQL array literal; else 22P02) |
+//! | `json_build_object(...)`, `jsonb_build_object(...)` | `json_object(...)` |
 //! | a `SELECT` whose every `UNION` branch inner-joins a catalog pgiris keeps empty (`pg_policy`, `pg_inherits`, `pg_publication` ...) | `SELECT NULL, ... LIMIT 0` with as many columns |
 //! | `SELECT ... FOR UPDATE / SHARE [OF t] [NOWAIT / SKIP LOCKED]` | the locking clause dropped (SQLite serializes writers) |
 //! | `LIMIT ALL` | `LIMIT -1` |
@@ -144,6 +147,9 @@ fn is_trigger_word(w: &str) -> bool {
             | "operator"
             | "array"
             | "unnest"
+            | "any"
+            | "json_build_object"
+            | "jsonb_build_object"
     ) || super::catalog::ALWAYS_EMPTY.contains(&w)
 }
 
@@ -824,6 +830,9 @@ impl<'a, 't> Translator<'a, 't> {
                 self.replace(tok.start, tok.end, "length")
             }
             "strpos" if call => self.replace(tok.start, tok.end, "instr"),
+            "json_build_object" | "jsonb_build_object" if call => {
+                self.replace(tok.start, tok.end, "json_object");
+            }
             "substring" if call => {
                 // Only the comma form; `substring(x FROM a FOR b)` passes.
                 let close = self.partner[i + 1].unwrap_or(i + 1);
@@ -873,6 +882,10 @@ impl<'a, 't> Translator<'a, 't> {
             "for" => return Ok(self.locking_clause(i)),
             "array" if call && self.word(i + 2, "select") => {
                 self.array_subquery(i);
+            }
+            "array" if self.kind(i + 1) == Some(TokenKind::LBracket) => self.array_literal(i),
+            "any" if call && i >= 1 && self.text(i - 1) == "=" => {
+                return Ok(self.equals_any(i));
             }
             "unnest" if call && self.in_from_list(i) => self.unnest_in_from(i),
             "limit" if self.word(i + 1, "all") => {
@@ -1072,6 +1085,63 @@ impl<'a, 't> Translator<'a, 't> {
         self.replace(at, at, "AS pg_array_elem ");
         let end = self.toks[close].end;
         self.replace(end, end, ")");
+    }
+
+    /// `ARRAY[a, b]`: the JSON array `json_array(a, b)` (the form arrays
+    /// take in the embedded backend); nested `[...]` likewise.
+    fn array_literal(&mut self, i: usize) {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return;
+        };
+        self.replace(self.toks[i].start, self.toks[i + 1].end, "json_array(");
+        let end = self.toks[close];
+        self.replace(end.start, end.end, ")");
+        for k in i + 2..close {
+            let nested = self.kind(k) == Some(TokenKind::LBracket)
+                && matches!(
+                    self.kind(k - 1),
+                    Some(TokenKind::LBracket | TokenKind::Comma)
+                );
+            if let (true, Some(c)) = (nested, self.partner[k]) {
+                let (open, shut) = (self.toks[k], self.toks[c]);
+                self.replace(open.start, open.end, "json_array(");
+                self.replace(shut.start, shut.end, ")");
+            }
+        }
+    }
+
+    /// `x = ANY (...)` at `ANY` (`i`): over `ARRAY[a, b]`, `x IN (a, b)`;
+    /// over a subquery, `x IN (SELECT ...)`; over an array value (a JSON
+    /// array or an array literal), `x IN (SELECT value FROM
+    /// json_each(pg_array_json(...)))`. The next token
+    /// to translate.
+    fn equals_any(&mut self, i: usize) -> usize {
+        let Some(close) = self.partner.get(i + 1).copied().flatten() else {
+            return i + 1;
+        };
+        let eq = self.toks[i - 1];
+        if self.word(i + 2, "array")
+            && self.kind(i + 3) == Some(TokenKind::LBracket)
+            && self.partner[i + 3] == Some(close - 1)
+        {
+            self.replace(eq.start, self.toks[i + 3].end, "IN (");
+            let (shut, paren) = (self.toks[close - 1], self.toks[close]);
+            self.replace(shut.start, paren.end, ")");
+            self.consume(close - 1, close + 1);
+            return i + 4;
+        }
+        if self.word(i + 2, "select") {
+            self.replace(eq.start, self.toks[i].end, "IN");
+            return i + 1;
+        }
+        self.replace(
+            eq.start,
+            self.toks[i + 1].end,
+            "IN (SELECT value FROM json_each(pg_array_json(",
+        );
+        let end = self.toks[close].end;
+        self.replace(end, end, "))");
+        i + 2
     }
 
     /// `unnest(a) x` in a FROM list: the elements of the JSON array `a` as

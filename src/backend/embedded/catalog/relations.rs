@@ -61,6 +61,7 @@ pub const ALWAYS_EMPTY: &[&str] = &[
     "pg_rewrite",
     "pg_description",
     "pg_auth_members",
+    "pg_sequence",
 ];
 
 pub(super) const DDL: &str = "
@@ -133,6 +134,7 @@ CREATE TABLE pg_catalog.pg_user (
     usecreatedb BOOLEAN NOT NULL DEFAULT 1, usesuper BOOLEAN NOT NULL DEFAULT 1,
     userepl BOOLEAN NOT NULL DEFAULT 0, usebypassrls BOOLEAN NOT NULL DEFAULT 0,
     passwd TEXT NOT NULL DEFAULT '********', valuntil TIMESTAMPTZ, useconfig TEXT);
+CREATE TABLE pg_catalog.pg_sequence (seqrelid oid, seqtypid oid, seqstart INT8, seqincrement INT8, seqmax INT8, seqmin INT8, seqcache INT8, seqcycle BOOLEAN);
 CREATE TABLE pg_catalog.pg_auth_members (roleid oid, member oid, grantor oid, admin_option BOOLEAN);
 CREATE TABLE pg_catalog.pg_am (oid oid NOT NULL, amname TEXT NOT NULL, amhandler TEXT NOT NULL, amtype TEXT NOT NULL);
 INSERT INTO pg_catalog.pg_am VALUES (2, 'heap', 'heap_tableam_handler', 't'), (403, 'btree', 'bthandler', 'i');

@@ -533,11 +533,99 @@ fn lift<T>(r: Result<T, PgError>) -> rusqlite::Result<T> {
     r.or_else(fail)
 }
 
+/// An array value as the JSON array `json_each` reads: a JSON array as it
+/// is; a PostgreSQL array literal (`{1,"b c",NULL}`, one dimension) as
+/// JSON (unquoted integers as numbers); anything else 22P02.
+pub fn array_json(text: &str) -> Result<String, PgError> {
+    let malformed = || {
+        PgError::error(
+            sqlstate::INVALID_TEXT_REPRESENTATION,
+            format!("malformed array literal: \"{text}\""),
+        )
+    };
+    if text.starts_with('[') {
+        return match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Array(_)) => Ok(text.to_owned()),
+            _ => Err(malformed()),
+        };
+    }
+    let inner = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .ok_or_else(malformed)?;
+    let mut items = Vec::new();
+    let mut chars = inner.chars().peekable();
+    if inner.trim().is_empty() {
+        return Ok("[]".to_owned());
+    }
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let item = if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => s.push(chars.next().ok_or_else(malformed)?),
+                    Some(c) => s.push(c),
+                    None => return Err(malformed()),
+                }
+            }
+            serde_json::Value::String(s)
+        } else {
+            let mut s = String::new();
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if matches!(c, '{' | '}' | '"') {
+                    return Err(malformed());
+                }
+                s.push(c);
+                chars.next();
+            }
+            let s = s.trim();
+            if s.is_empty() {
+                return Err(malformed());
+            }
+            if s.eq_ignore_ascii_case("null") {
+                serde_json::Value::Null
+            } else if let Ok(n) = s.parse::<i64>() {
+                serde_json::Value::from(n)
+            } else {
+                serde_json::Value::String(s.to_owned())
+            }
+        };
+        items.push(item);
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            Some(',') => {}
+            None => break,
+            Some(_) => return Err(malformed()),
+        }
+    }
+    Ok(serde_json::Value::Array(items).to_string())
+}
+
 /// Registers every function translated SQL calls, `now()` reading `clock`.
 pub fn register_with_clock(conn: &Connection, clock: &TransactionClock) -> rusqlite::Result<()> {
     let pure = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     let volatile = FunctionFlags::SQLITE_UTF8;
 
+    conn.create_scalar_function("pg_array_json", 1, pure, |ctx| {
+        lift(match ctx.get_raw(0) {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => text_of(t).and_then(array_json).map(Some),
+            ValueRef::Integer(i) => array_json(&i.to_string()).map(Some),
+            ValueRef::Real(f) => array_json(&f.to_string()).map(Some),
+            ValueRef::Blob(_) => Err(cannot_cast("bytea", "text[]")),
+        })
+    })?;
     conn.create_scalar_function("pg_cast_bool", 1, pure, |ctx| {
         lift(match ctx.get_raw(0) {
             ValueRef::Null => Ok(Value::Null),

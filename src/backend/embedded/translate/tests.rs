@@ -1138,7 +1138,6 @@ fn array_subqueries_and_unnest_in_from() {
     );
     // Not a FROM item, or not a subquery: unchanged.
     assert_eq!(t("SELECT unnest(a)"), "SELECT unnest(a)");
-    assert_eq!(t("SELECT ARRAY[1, 2]"), "SELECT ARRAY[1, 2]");
     assert_eq!(
         t("SELECT array(select a, b from t)"),
         "SELECT array(select a, b from t)"
@@ -1154,4 +1153,68 @@ fn array_subqueries_and_unnest_in_from() {
         .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     assert_eq!((a.as_str(), b), ("a!, b!", None));
+}
+
+#[test]
+fn array_literals_any_and_json_build_object() {
+    let t = |sql: &str| to_sqlite(sql).unwrap().into_owned();
+    assert_eq!(t("SELECT ARRAY[1, 2]"), "SELECT json_array(1, 2)");
+    assert_eq!(
+        t("SELECT array[[1], [2, 3]], ARRAY[]"),
+        "SELECT json_array(json_array(1), json_array(2, 3)), json_array()"
+    );
+    // A subscript stays a subscript.
+    assert_eq!(t("SELECT ARRAY[a[1]]"), "SELECT json_array(a[1])");
+    assert_eq!(
+        t("SELECT 1 FROM c WHERE c.relkind = ANY (ARRAY['r'::VARCHAR, 'v'])"),
+        "SELECT 1 FROM c WHERE c.relkind IN (CAST('r' AS TEXT), 'v')"
+    );
+    assert_eq!(
+        t("SELECT x = any(select y from u), x = ANY(a.b)"),
+        "SELECT x IN(select y from u), x IN (SELECT value FROM json_each(pg_array_json(a.b)))"
+    );
+    // Other operators before ANY, and `any` as a name, are not touched.
+    assert_eq!(
+        t("SELECT x <> ANY(a), any(b)"),
+        "SELECT x <> ANY(a), any(b)"
+    );
+    assert_eq!(
+        t("SELECT pg_catalog.json_build_object('a', 1), jsonb_build_object()"),
+        "SELECT json_object('a', 1), json_object()"
+    );
+    let c = db();
+    for (sql, want) in [
+        ("SELECT 'p' = ANY (ARRAY['r', 'p'])", "t"),
+        ("SELECT 'x' = ANY (ARRAY['r', 'p'])", "f"),
+        ("SELECT 3 = ANY (ARRAY[]::int[])", "f"),
+        ("SELECT 2 = ANY (ARRAY[1, 2])", "t"),
+        ("SELECT 2 = ANY (select 2)", "t"),
+        ("SELECT 2 = ANY ('{1,2}')", "t"),
+        ("SELECT 'b c' = ANY ('{a, \"b c\", NULL}')", "t"),
+        ("SELECT 'x' = ANY ('[\"x\"]')", "t"),
+        ("SELECT 3 = ANY ('{}')", "f"),
+        ("SELECT 3 = ANY (NULL)", "f"),
+    ] {
+        assert_eq!(run_row(&c, sql).unwrap(), want, "{sql}");
+    }
+    let row: String = c
+        .query_row(
+            &to_sqlite("SELECT ARRAY['a', NULL, 'b c']").unwrap(),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(row, r#"["a",null,"b c"]"#);
+    for bad in [
+        "SELECT 1 = ANY ('x')",
+        "SELECT 1 = ANY ('{1')",
+        "SELECT 1 = ANY ('[1')",
+        "SELECT 1 = ANY (5)",
+    ] {
+        let e = run_row(&c, bad).unwrap_err();
+        assert!(
+            e.starts_with("22P02: malformed array literal"),
+            "{bad}: {e}"
+        );
+    }
 }
