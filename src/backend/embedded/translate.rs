@@ -33,6 +33,8 @@
 //! | `ARRAY[a, b]` (nested `[...]` too) | `json_array(a, b)` |
 //! | `x = ANY (ARRAY[a, b])`, `x = ANY (SELECT ...)`, `x = ANY (arr)` | `x IN (a, b)`, `x IN (SELECT ...)`, `x IN (SELECT value FROM json_each(pg_array_json(arr)))` (a JSON array or a PostgreSQL array literal; else 22P02) |
 //! | `json_build_object(...)`, `jsonb_build_object(...)` | `json_object(...)` |
+//! | `unnest(col)`, `generate_subscripts(col, n)` in a select list | `pg_srf.value`, `CASE WHEN (n) = 1 THEN pg_srf.key + 1 END` with `, json_each(pg_array_json(col)) AS pg_srf` after the FROM list (not when an unqualified `id`, `key`, `value` ... could mean json_each's) |
+//! | `array_agg(x)`, `bool_and(x)` / `every(x)`, `bool_or(x)` | `json_group_array(x)`, `min(x)`, `max(x)` |
 //! | a `SELECT` whose every `UNION` branch inner-joins a catalog pgiris keeps empty (`pg_policy`, `pg_inherits`, `pg_publication` ...) | `SELECT NULL, ... LIMIT 0` with as many columns |
 //! | `SELECT ... FOR UPDATE / SHARE [OF t] [NOWAIT / SKIP LOCKED]` | the locking clause dropped (SQLite serializes writers) |
 //! | `LIMIT ALL` | `LIMIT -1` |
@@ -148,6 +150,11 @@ fn is_trigger_word(w: &str) -> bool {
             | "array"
             | "unnest"
             | "any"
+            | "generate_subscripts"
+            | "array_agg"
+            | "bool_and"
+            | "bool_or"
+            | "every"
             | "json_build_object"
             | "jsonb_build_object"
     ) || super::catalog::ALWAYS_EMPTY.contains(&w)
@@ -384,6 +391,12 @@ const CONSTRAINT_WORDS: &[&str] = &[
     "default",
 ];
 
+/// The columns of SQLite's `json_each` (which a select-list `unnest`
+/// joins to the FROM list).
+const JSON_EACH_COLUMNS: [&str; 8] = [
+    "key", "value", "type", "atom", "id", "parent", "fullkey", "path",
+];
+
 struct Translator<'a, 't> {
     sql: &'a str,
     toks: &'t [Token],
@@ -396,6 +409,9 @@ struct Translator<'a, 't> {
     /// Tokens already rewritten by an earlier rule.
     consumed: Vec<bool>,
     edits: Vec<Edit>,
+    /// Set-returning calls already joined to a FROM list: (the token the
+    /// join went before, the array column).
+    srf_joins: Vec<(usize, String)>,
 }
 
 impl<'a, 't> Translator<'a, 't> {
@@ -430,6 +446,7 @@ impl<'a, 't> Translator<'a, 't> {
             operand_start: vec![None; toks.len()],
             consumed: vec![false; toks.len()],
             edits: Vec::new(),
+            srf_joins: Vec::new(),
         }
     }
 
@@ -888,6 +905,14 @@ impl<'a, 't> Translator<'a, 't> {
                 return Ok(self.equals_any(i));
             }
             "unnest" if call && self.in_from_list(i) => self.unnest_in_from(i),
+            "unnest" | "generate_subscripts" if call => {
+                if let Some(next) = self.srf_in_select_list(i, w == "unnest") {
+                    return Ok(next);
+                }
+            }
+            "array_agg" if call => self.replace(tok.start, tok.end, "json_group_array"),
+            "bool_and" | "every" if call => self.replace(tok.start, tok.end, "min"),
+            "bool_or" if call => self.replace(tok.start, tok.end, "max"),
             "limit" if self.word(i + 1, "all") => {
                 let all = self.toks[i + 1];
                 self.replace(all.start, all.end, "-1");
@@ -1142,6 +1167,109 @@ impl<'a, 't> Translator<'a, 't> {
         let end = self.toks[close].end;
         self.replace(end, end, "))");
         i + 2
+    }
+
+    /// `unnest(a)` / `generate_subscripts(a, 1)` in a select list, `a` a
+    /// column: the elements of the array joined to the FROM list, `,
+    /// json_each(pg_array_json(a)) AS pg_srf`, as `pg_srf.value` /
+    /// `CASE WHEN (1) = 1 THEN pg_srf.key + 1 END` (one row per element,
+    /// both calls in step as
+    /// PostgreSQL runs them). `None` (untouched) when `a` is no column, the
+    /// FROM list is not found, another array is already joined there, or
+    /// the statement names a column as json_each's are named (`id`,
+    /// `value` ...) without a qualifier.
+    fn srf_in_select_list(&mut self, i: usize, unnest: bool) -> Option<usize> {
+        let close = self.partner.get(i + 1).copied().flatten()?;
+        // The array: a (qualified) column name, up to a `, 1` for
+        // generate_subscripts.
+        let arg_end = if unnest {
+            close
+        } else {
+            (i + 2..close).find(|&k| self.kind(k) == Some(TokenKind::Comma))?
+        };
+        if arg_end <= i + 2
+            || !(i + 2..arg_end).all(|k| {
+                matches!(
+                    self.kind(k),
+                    Some(TokenKind::Ident | TokenKind::QuotedIdent | TokenKind::Dot)
+                )
+            })
+        {
+            return None;
+        }
+        // json_each's own columns would make an unqualified column of the
+        // same name ambiguous: then the statement stays as it is.
+        let shadowed = (0..self.toks.len()).any(|k| {
+            self.kind(k) == Some(TokenKind::Ident)
+                && JSON_EACH_COLUMNS.iter().any(|c| self.word(k, c))
+                && !(k > 0 && matches!(self.kind(k - 1), Some(TokenKind::Dot)))
+                && !(k > 0 && self.word(k - 1, "as"))
+        });
+        if shadowed {
+            return None;
+        }
+        let arg = self.sql[self.toks[i + 2].start..self.toks[arg_end - 1].end].to_owned();
+        // This SELECT's FROM, then where its FROM list ends.
+        let mut k = close + 1;
+        let from = loop {
+            match self.kind(k) {
+                None | Some(TokenKind::RParen | TokenKind::Semicolon) => return None,
+                Some(TokenKind::LParen | TokenKind::LBracket) => k = self.partner[k]? + 1,
+                _ if self.word(k, "from") => break k,
+                _ => k += 1,
+            }
+        };
+        let mut end = from + 1;
+        loop {
+            match self.kind(end) {
+                None | Some(TokenKind::RParen | TokenKind::Semicolon) => break,
+                Some(TokenKind::LParen | TokenKind::LBracket) => end = self.partner[end]? + 1,
+                _ if [
+                    "where",
+                    "group",
+                    "having",
+                    "order",
+                    "limit",
+                    "offset",
+                    "union",
+                    "intersect",
+                    "except",
+                    "window",
+                    "for",
+                    "fetch",
+                ]
+                .iter()
+                .any(|w| self.word(end, w)) =>
+                {
+                    break;
+                }
+                _ => end += 1,
+            }
+        }
+        match self.srf_joins.iter().find(|(at, _)| *at == end) {
+            Some((_, a)) if *a == arg => {}
+            Some(_) => return None,
+            None => {
+                let at = self.toks[end - 1].end;
+                self.replace(
+                    at,
+                    at,
+                    format!(", json_each(pg_array_json({arg})) AS pg_srf"),
+                );
+                self.srf_joins.push((end, arg));
+            }
+        }
+        if unnest {
+            self.replace(self.toks[i].start, self.toks[close].end, "pg_srf.value");
+            self.consume(i, close + 1);
+            return Some(close + 1);
+        }
+        // The dimension stays (it may be a parameter): arrays here have one.
+        self.replace(self.toks[i].start, self.toks[arg_end].end, "CASE WHEN (");
+        let shut = self.toks[close];
+        self.replace(shut.start, shut.end, ") = 1 THEN pg_srf.key + 1 END");
+        self.consume(i, arg_end + 1);
+        Some(arg_end + 1)
     }
 
     /// `unnest(a) x` in a FROM list: the elements of the JSON array `a` as

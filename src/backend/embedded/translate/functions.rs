@@ -535,7 +535,8 @@ fn lift<T>(r: Result<T, PgError>) -> rusqlite::Result<T> {
 
 /// An array value as the JSON array `json_each` reads: a JSON array as it
 /// is; a PostgreSQL array literal (`{1,"b c",NULL}`, one dimension) as
-/// JSON (unquoted integers as numbers); anything else 22P02.
+/// JSON (unquoted integers as numbers); an int2vector (`1 3`) as numbers;
+/// anything else 22P02.
 pub fn array_json(text: &str) -> Result<String, PgError> {
     let malformed = || {
         PgError::error(
@@ -548,6 +549,17 @@ pub fn array_json(text: &str) -> Result<String, PgError> {
             Ok(serde_json::Value::Array(_)) => Ok(text.to_owned()),
             _ => Err(malformed()),
         };
+    }
+    // int2vector / oidvector (pg_index.indkey): numbers and spaces (an
+    // empty one is empty text).
+    let t = text.trim();
+    if t.chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
+        let items: Result<Vec<i64>, _> = t.split_whitespace().map(str::parse).collect();
+        return items
+            .map(|v| serde_json::Value::from(v).to_string())
+            .map_err(|_| malformed());
     }
     let inner = text
         .trim()

@@ -1209,7 +1209,8 @@ fn array_literals_any_and_json_build_object() {
         "SELECT 1 = ANY ('x')",
         "SELECT 1 = ANY ('{1')",
         "SELECT 1 = ANY ('[1')",
-        "SELECT 1 = ANY (5)",
+        "SELECT 1 = ANY (2.5)",
+        "SELECT 1 = ANY ('1 x')",
     ] {
         let e = run_row(&c, bad).unwrap_err();
         assert!(
@@ -1217,4 +1218,58 @@ fn array_literals_any_and_json_build_object() {
             "{bad}: {e}"
         );
     }
+}
+
+#[test]
+fn set_returning_calls_in_a_select_list_join_the_array() {
+    let t = |sql: &str| to_sqlite(sql).unwrap().into_owned();
+    assert_eq!(
+        t(
+            "SELECT c.x, unnest(i.indkey) AS attnum, generate_subscripts(i.indkey, $1) AS ord FROM c JOIN i ON c.id = i.id WHERE c.x > 0"
+        ),
+        "SELECT c.x, pg_srf.value AS attnum, CASE WHEN ( $1) = 1 THEN pg_srf.key + 1 END AS ord FROM c JOIN i ON c.id = i.id, json_each(pg_array_json(i.indkey)) AS pg_srf WHERE c.x > 0"
+    );
+    assert_eq!(
+        t(
+            "SELECT array_agg(a ORDER BY b), bool_and(c), bool_or(c), every(c) FROM (SELECT unnest(k) AS a FROM t) s"
+        ),
+        "SELECT json_group_array(a ORDER BY b), min(c), max(c), min(c) FROM (SELECT pg_srf.value AS a FROM t, json_each(pg_array_json(k)) AS pg_srf) s"
+    );
+    // Not a column, two different arrays, no FROM: untouched.
+    assert_eq!(
+        t("SELECT unnest(f(k)) FROM t"),
+        "SELECT unnest(f(k)) FROM t"
+    );
+    assert_eq!(
+        t("SELECT unnest(a), unnest(b) FROM t"),
+        "SELECT pg_srf.value, unnest(b) FROM t, json_each(pg_array_json(a)) AS pg_srf"
+    );
+    assert_eq!(t("SELECT unnest(a)"), "SELECT unnest(a)");
+    // An unqualified column named like one of json_each's: untouched.
+    assert_eq!(
+        t("SELECT id, unnest(a) FROM t"),
+        "SELECT id, unnest(a) FROM t"
+    );
+    let c = db();
+    c.execute_batch(
+        "CREATE TABLE ix (id int, indkey text); INSERT INTO ix VALUES (1, '3 1'), (2, ''), (3, '2');",
+    )
+    .unwrap();
+    let sql = to_sqlite(
+        "SELECT ix.id, unnest(indkey) AS attnum, generate_subscripts(indkey, 1) AS ord FROM ix ORDER BY ix.id, ord",
+    )
+    .unwrap();
+    let mut st = c.prepare(&sql).unwrap();
+    let rows: Vec<(i64, i64, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [(1, 3, 1), (1, 1, 2), (3, 2, 1)]);
+    let sql = to_sqlite(
+        "SELECT array_agg(x ORDER BY y DESC) FROM (SELECT 'a' x, 1 y UNION ALL SELECT 'b', 2) s",
+    )
+    .unwrap();
+    let agg: String = c.query_row(&sql, [], |r| r.get(0)).unwrap();
+    assert_eq!(agg, r#"["b","a"]"#);
 }
