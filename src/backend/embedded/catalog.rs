@@ -698,6 +698,12 @@ mod relation_tests {
                 "CREATE UNIQUE INDEX b_pkey ON public.b USING btree (x, y)",
             ]
         );
+        // indkey and indoption (3: DESC, NULLS FIRST) as int2vectors.
+        assert_eq!(
+            q("SELECT indkey || ':' || indoption FROM pg_index ORDER BY indexrelid"),
+            ["1:0", "2:0", "1 2:0 0", "2:3"]
+        );
+        assert_eq!(q("SELECT count(*) || '' FROM pg_opclass"), ["0"]);
         assert_eq!(
             q(
                 "SELECT conname || ' ' || contype || ' ' || pg_get_constraintdef(oid) FROM pg_constraint ORDER BY 1"

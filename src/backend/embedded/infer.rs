@@ -1951,7 +1951,11 @@ fn call_type(name: &str, args: &[Ty]) -> Ty {
             return common_type(args);
         }
         "nullif" => return args.first().copied().flatten(),
-        "array_agg" => return types::array_type(arg(0)?).and_then(plain),
+        // Always an array: of text when the argument's type is unknown.
+        "array_agg" => match arg(0) {
+            None | Some(oid::UNKNOWN) => oid::TEXT_ARRAY,
+            Some(t) => types::array_type(t)?,
+        },
         "unnest" => types::element_type(arg(0)?)?,
         "string_to_array" | "regexp_split_to_array" => oid::TEXT_ARRAY,
         _ => return None,
@@ -2307,6 +2311,9 @@ mod tests {
         ("B'101'", "?column?", 1560, -1),
         ("x'1f'", "?column?", 1560, -1),
         ("array_agg(i)", "array_agg", 1007, -1),
+        ("array_agg('a')", "array_agg", 1009, -1),
+        ("array_agg(nosuch.x ORDER BY i)", "array_agg", 1009, -1),
+        ("array_agg(tx ORDER BY i)", "array_agg", 1009, -1),
         ("char_length('a'::varchar(3))", "char_length", 23, -1),
         ("cast(1.5 as int)", "int4", 23, -1),
         ("(1,2)", "row", 2249, -1),

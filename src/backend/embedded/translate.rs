@@ -33,7 +33,7 @@
 //! | `ARRAY[a, b]` (nested `[...]` too) | `json_array(a, b)` |
 //! | `x = ANY (ARRAY[a, b])`, `x = ANY (SELECT ...)`, `x = ANY (arr)` | `x IN (a, b)`, `x IN (SELECT ...)`, `x IN (SELECT value FROM json_each(pg_array_json(arr)))` (a JSON array or a PostgreSQL array literal; else 22P02) |
 //! | `json_build_object(...)`, `jsonb_build_object(...)` | `json_object(...)` |
-//! | `unnest(col)`, `generate_subscripts(col, n)` in a select list | `pg_srf.value`, `CASE WHEN (n) = 1 THEN pg_srf.key + 1 END` with `, json_each(pg_array_json(col)) AS pg_srf` after the FROM list (not when an unqualified `id`, `key`, `value` ... could mean json_each's) |
+//! | `unnest(col)`, `generate_subscripts(col, n)` in a select list | `pg_srf.value`, `CASE WHEN (n) = 1 THEN pg_srf.key + 1 END` with `, json_each(pg_array_json(col)) AS pg_srf` after the FROM list (a second array: `LEFT JOIN json_each(...) AS pg_srf1 ON pg_srf1.key = pg_srf.key`; not when an unqualified `id`, `key`, `value` ... could mean json_each's) |
 //! | `array_agg(x)`, `bool_and(x)` / `every(x)`, `bool_or(x)` | `json_group_array(x)`, `min(x)`, `max(x)` |
 //! | a `SELECT` whose every `UNION` branch inner-joins a catalog pgiris keeps empty (`pg_policy`, `pg_inherits`, `pg_publication` ...) | `SELECT NULL, ... LIMIT 0` with as many columns |
 //! | `SELECT ... FOR UPDATE / SHARE [OF t] [NOWAIT / SKIP LOCKED]` | the locking clause dropped (SQLite serializes writers) |
@@ -410,8 +410,8 @@ struct Translator<'a, 't> {
     consumed: Vec<bool>,
     edits: Vec<Edit>,
     /// Set-returning calls already joined to a FROM list: (the token the
-    /// join went before, the array column).
-    srf_joins: Vec<(usize, String)>,
+    /// join went before, the array column, its alias).
+    srf_joins: Vec<(usize, String, String)>,
 }
 
 impl<'a, 't> Translator<'a, 't> {
@@ -1174,9 +1174,10 @@ impl<'a, 't> Translator<'a, 't> {
     /// json_each(pg_array_json(a)) AS pg_srf`, as `pg_srf.value` /
     /// `CASE WHEN (1) = 1 THEN pg_srf.key + 1 END` (one row per element,
     /// both calls in step as
-    /// PostgreSQL runs them). `None` (untouched) when `a` is no column, the
-    /// FROM list is not found, another array is already joined there, or
-    /// the statement names a column as json_each's are named (`id`,
+    /// PostgreSQL runs them; a second array `b` in the same list is `LEFT
+    /// JOIN json_each(pg_array_json(b)) AS pg_srf1 ON pg_srf1.key =
+    /// pg_srf.key`). `None` (untouched) when `a` is no column, the FROM
+    /// list is not found, or the statement names a column as json_each's are named (`id`,
     /// `value` ...) without a qualifier.
     fn srf_in_select_list(&mut self, i: usize, unnest: bool) -> Option<usize> {
         let close = self.partner.get(i + 1).copied().flatten()?;
@@ -1246,28 +1247,56 @@ impl<'a, 't> Translator<'a, 't> {
                 _ => end += 1,
             }
         }
-        match self.srf_joins.iter().find(|(at, _)| *at == end) {
-            Some((_, a)) if *a == arg => {}
-            Some(_) => return None,
+        let here = self
+            .srf_joins
+            .iter()
+            .filter(|(at, _, _)| *at == end)
+            .count();
+        let known = self
+            .srf_joins
+            .iter()
+            .find(|(at, a, _)| *at == end && *a == arg)
+            .map(|(_, _, alias)| alias.clone());
+        let alias = match known {
+            Some(alias) => alias,
             None => {
+                // The first array drives the rows; others are read in step
+                // (the same subscript), NULL past their end.
                 let at = self.toks[end - 1].end;
-                self.replace(
-                    at,
-                    at,
-                    format!(", json_each(pg_array_json({arg})) AS pg_srf"),
-                );
-                self.srf_joins.push((end, arg));
+                let alias = if here == 0 {
+                    "pg_srf".to_owned()
+                } else {
+                    format!("pg_srf{here}")
+                };
+                let join = if here == 0 {
+                    format!(", json_each(pg_array_json({arg})) AS pg_srf")
+                } else {
+                    format!(
+                        " LEFT JOIN json_each(pg_array_json({arg})) AS {alias} ON {alias}.key = pg_srf.key"
+                    )
+                };
+                self.replace(at, at, join);
+                self.srf_joins.push((end, arg, alias.clone()));
+                alias
             }
-        }
+        };
         if unnest {
-            self.replace(self.toks[i].start, self.toks[close].end, "pg_srf.value");
+            self.replace(
+                self.toks[i].start,
+                self.toks[close].end,
+                format!("{alias}.value"),
+            );
             self.consume(i, close + 1);
             return Some(close + 1);
         }
         // The dimension stays (it may be a parameter): arrays here have one.
         self.replace(self.toks[i].start, self.toks[arg_end].end, "CASE WHEN (");
         let shut = self.toks[close];
-        self.replace(shut.start, shut.end, ") = 1 THEN pg_srf.key + 1 END");
+        self.replace(
+            shut.start,
+            shut.end,
+            format!(") = 1 THEN {alias}.key + 1 END"),
+        );
         self.consume(i, arg_end + 1);
         Some(arg_end + 1)
     }

@@ -62,6 +62,7 @@ pub const ALWAYS_EMPTY: &[&str] = &[
     "pg_description",
     "pg_auth_members",
     "pg_sequence",
+    "pg_opclass",
 ];
 
 pub(super) const DDL: &str = "
@@ -135,6 +136,7 @@ CREATE TABLE pg_catalog.pg_user (
     userepl BOOLEAN NOT NULL DEFAULT 0, usebypassrls BOOLEAN NOT NULL DEFAULT 0,
     passwd TEXT NOT NULL DEFAULT '********', valuntil TIMESTAMPTZ, useconfig TEXT);
 CREATE TABLE pg_catalog.pg_sequence (seqrelid oid, seqtypid oid, seqstart INT8, seqincrement INT8, seqmax INT8, seqmin INT8, seqcache INT8, seqcycle BOOLEAN);
+CREATE TABLE pg_catalog.pg_opclass (oid oid, opcmethod oid, opcname TEXT, opcnamespace oid, opcowner oid, opcfamily oid, opcintype oid, opcdefault BOOLEAN, opckeytype oid);
 CREATE TABLE pg_catalog.pg_auth_members (roleid oid, member oid, grantor oid, admin_option BOOLEAN);
 CREATE TABLE pg_catalog.pg_am (oid oid NOT NULL, amname TEXT NOT NULL, amhandler TEXT NOT NULL, amtype TEXT NOT NULL);
 INSERT INTO pg_catalog.pg_am VALUES (2, 'heap', 'heap_tableam_handler', 't'), (403, 'btree', 'bthandler', 'i');
@@ -416,8 +418,8 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
         "INSERT INTO pg_catalog.pg_attrdef (oid, adrelid, adnum, adbin) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut index = conn.prepare_cached(
-        "INSERT INTO pg_catalog.pg_index (indexrelid, indrelid, indnatts, indnkeyatts, indisunique, indisprimary, indkey, indpred)
-         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO pg_catalog.pg_index (indexrelid, indrelid, indnatts, indnkeyatts, indisunique, indisprimary, indkey, indpred, indoption)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let mut constraint = conn.prepare_cached(
         "INSERT INTO pg_catalog.pg_constraint (oid, conname, connamespace, contype, conrelid, conindid, conkey)
@@ -563,6 +565,13 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
                 ])?;
             }
             let indkey: Vec<String> = ix.columns.iter().map(|(n, _, _)| n.to_string()).collect();
+            // indoption per column: DESC is 3 (DESC, NULLS FIRST as
+            // PostgreSQL defaults it), ASC 0.
+            let indoption: Vec<&str> = ix
+                .columns
+                .iter()
+                .map(|(_, _, desc)| if *desc { "3" } else { "0" })
+                .collect();
             class.execute(params![
                 ix.oid,
                 ix.name,
@@ -580,7 +589,8 @@ fn fill_schema(conn: &Connection, defs: &mut Definitions, space: &Space) -> rusq
                 ix.unique,
                 ix.primary,
                 indkey.join(" "),
-                ix.predicate
+                ix.predicate,
+                indoption.join(" ")
             ])?;
             if let Some(kind) = ix.constraint {
                 let con = ix.oid + 2;

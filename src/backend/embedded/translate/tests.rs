@@ -1235,14 +1235,14 @@ fn set_returning_calls_in_a_select_list_join_the_array() {
         ),
         "SELECT json_group_array(a ORDER BY b), min(c), max(c), min(c) FROM (SELECT pg_srf.value AS a FROM t, json_each(pg_array_json(k)) AS pg_srf) s"
     );
-    // Not a column, two different arrays, no FROM: untouched.
+    // Not a column, no FROM: untouched; two arrays are read in step.
     assert_eq!(
         t("SELECT unnest(f(k)) FROM t"),
         "SELECT unnest(f(k)) FROM t"
     );
     assert_eq!(
-        t("SELECT unnest(a), unnest(b) FROM t"),
-        "SELECT pg_srf.value, unnest(b) FROM t, json_each(pg_array_json(a)) AS pg_srf"
+        t("SELECT unnest(a), unnest(b), generate_subscripts(b, 1) FROM t"),
+        "SELECT pg_srf.value, pg_srf1.value, CASE WHEN ( 1) = 1 THEN pg_srf1.key + 1 END FROM t, json_each(pg_array_json(a)) AS pg_srf LEFT JOIN json_each(pg_array_json(b)) AS pg_srf1 ON pg_srf1.key = pg_srf.key"
     );
     assert_eq!(t("SELECT unnest(a)"), "SELECT unnest(a)");
     // An unqualified column named like one of json_each's: untouched.
@@ -1266,6 +1266,24 @@ fn set_returning_calls_in_a_select_list_join_the_array() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(rows, [(1, 3, 1), (1, 1, 2), (3, 2, 1)]);
+    let sql = to_sqlite(
+        "SELECT s.id, unnest(indkey) AS k, unnest(s.other) AS o FROM (SELECT ix.id, indkey, '[\"x\"]' AS other FROM ix) s ORDER BY s.id",
+    )
+    .unwrap();
+    let mut st = c.prepare(&sql).unwrap();
+    let rows: Vec<(i64, i64, Option<String>)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (1, 3, Some("x".into())),
+            (1, 1, None),
+            (3, 2, Some("x".into()))
+        ]
+    );
     let sql = to_sqlite(
         "SELECT array_agg(x ORDER BY y DESC) FROM (SELECT 'a' x, 1 y UNION ALL SELECT 'b', 2) s",
     )
