@@ -860,6 +860,20 @@ fn logged_in_cases() -> Vec<Case> {
         // debug build on a busy two-core CI machine; 20,000 still shows
         // nothing is quadratic.
         ("20k statements", "SELECT 1;".repeat(20_000)),
+        // The embedded dialect's array rewrites look around each call:
+        // thousands of them must not make translation quadratic.
+        (
+            "20k unnest calls in one select list",
+            format!("SELECT {} FROM t", vec!["unnest(a)"; 20_000].join(",")),
+        ),
+        (
+            "50k ARRAY literals",
+            format!("SELECT {}", vec!["ARRAY[1,2]"; 50_000].join(",")),
+        ),
+        (
+            "20k nested = ANY(ARRAY[",
+            deep("1 = ANY(ARRAY[", "])", 20_000),
+        ),
     ] {
         let mut q = sql.into_bytes();
         q.push(0);

@@ -391,6 +391,10 @@ const CONSTRAINT_WORDS: &[&str] = &[
     "default",
 ];
 
+/// How many select-list `unnest` / `generate_subscripts` calls one
+/// statement gets translated.
+const MAX_SRF_CALLS: usize = 16;
+
 /// The columns of SQLite's `json_each` (which a select-list `unnest`
 /// joins to the FROM list).
 const JSON_EACH_COLUMNS: [&str; 8] = [
@@ -412,6 +416,13 @@ struct Translator<'a, 't> {
     /// Set-returning calls already joined to a FROM list: (the token the
     /// join went before, the array column, its alias).
     srf_joins: Vec<(usize, String, String)>,
+    /// Select-list set-returning calls looked at so far (bounded by
+    /// [`MAX_SRF_CALLS`], so hostile input cannot make the scans below
+    /// quadratic).
+    srf_calls: usize,
+    /// Whether an unqualified column is named as json_each's are (computed
+    /// once per statement).
+    srf_shadowed: Option<bool>,
 }
 
 impl<'a, 't> Translator<'a, 't> {
@@ -447,6 +458,8 @@ impl<'a, 't> Translator<'a, 't> {
             consumed: vec![false; toks.len()],
             edits: Vec::new(),
             srf_joins: Vec::new(),
+            srf_calls: 0,
+            srf_shadowed: None,
         }
     }
 
@@ -1052,7 +1065,11 @@ impl<'a, 't> Translator<'a, 't> {
                 self.kind(j - 1) == Some(TokenKind::Comma) && {
                     let mut k = j - 1;
                     let mut found = false;
-                    while k > 0 {
+                    // A bounded look back (SQLite joins at most 64 tables):
+                    // a list of thousands of calls stays linear to scan.
+                    let mut steps = 0;
+                    while k > 0 && steps < 512 {
+                        steps += 1;
                         k -= 1;
                         match self.kind(k) {
                             Some(TokenKind::RParen) => match self.partner[k] {
@@ -1121,7 +1138,18 @@ impl<'a, 't> Translator<'a, 't> {
         self.replace(self.toks[i].start, self.toks[i + 1].end, "json_array(");
         let end = self.toks[close];
         self.replace(end.start, end.end, ")");
-        for k in i + 2..close {
+        // One pass over the inside: a nested `ARRAY[...]` is skipped (its
+        // own call translates it), so 50,000 nested ARRAYs cost linear
+        // time, not quadratic.
+        let mut k = i + 2;
+        while k < close {
+            if self.word(k, "array")
+                && self.kind(k + 1) == Some(TokenKind::LBracket)
+                && let Some(c) = self.partner[k + 1]
+            {
+                k = c + 1;
+                continue;
+            }
             let nested = self.kind(k) == Some(TokenKind::LBracket)
                 && matches!(
                     self.kind(k - 1),
@@ -1132,6 +1160,7 @@ impl<'a, 't> Translator<'a, 't> {
                 self.replace(open.start, open.end, "json_array(");
                 self.replace(shut.start, shut.end, ")");
             }
+            k += 1;
         }
     }
 
@@ -1180,6 +1209,12 @@ impl<'a, 't> Translator<'a, 't> {
     /// list is not found, or the statement names a column as json_each's are named (`id`,
     /// `value` ...) without a qualifier.
     fn srf_in_select_list(&mut self, i: usize, unnest: bool) -> Option<usize> {
+        // Each call scans to its FROM list: past a few (SQLite joins at
+        // most 64 tables anyway) the rest stay as written and fail there.
+        self.srf_calls += 1;
+        if self.srf_calls > MAX_SRF_CALLS {
+            return None;
+        }
         let close = self.partner.get(i + 1).copied().flatten()?;
         // The array: a (qualified) column name, up to a `, 1` for
         // generate_subscripts.
@@ -1200,12 +1235,19 @@ impl<'a, 't> Translator<'a, 't> {
         }
         // json_each's own columns would make an unqualified column of the
         // same name ambiguous: then the statement stays as it is.
-        let shadowed = (0..self.toks.len()).any(|k| {
-            self.kind(k) == Some(TokenKind::Ident)
-                && JSON_EACH_COLUMNS.iter().any(|c| self.word(k, c))
-                && !(k > 0 && matches!(self.kind(k - 1), Some(TokenKind::Dot)))
-                && !(k > 0 && self.word(k - 1, "as"))
-        });
+        let shadowed = match self.srf_shadowed {
+            Some(known) => known,
+            None => {
+                let found = (0..self.toks.len()).any(|k| {
+                    self.kind(k) == Some(TokenKind::Ident)
+                        && JSON_EACH_COLUMNS.iter().any(|c| self.word(k, c))
+                        && !(k > 0 && matches!(self.kind(k - 1), Some(TokenKind::Dot)))
+                        && !(k > 0 && self.word(k - 1, "as"))
+                });
+                self.srf_shadowed = Some(found);
+                found
+            }
+        };
         if shadowed {
             return None;
         }
