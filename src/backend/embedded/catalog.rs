@@ -276,6 +276,30 @@ pub fn size_pretty(size: i64) -> String {
     format!("{} PB", half_rounded(size))
 }
 
+/// Registers `name` (with each of `arities`) as a function of an oid first
+/// argument answering from the current definitions (NULL for a NULL or
+/// unknown oid).
+fn by_oid<T: rusqlite::ToSql + 'static>(
+    conn: &Connection,
+    name: &str,
+    arities: &[i32],
+    definitions: &SharedDefinitions,
+    pick: fn(&relations::Definitions, i64) -> Option<T>,
+) -> rusqlite::Result<()> {
+    // Not deterministic: the definitions change with the schema.
+    let flags = FunctionFlags::SQLITE_UTF8;
+    for &n in arities {
+        let defs = definitions.clone();
+        conn.create_scalar_function(name, n, flags, move |ctx| {
+            let Some(oid) = oid_arg(ctx, 0)? else {
+                return Ok(None);
+            };
+            Ok(defs.lock().ok().and_then(|d| pick(&d, oid)))
+        })?;
+    }
+    Ok(())
+}
+
 fn oid_arg(ctx: &Context<'_>, i: usize) -> rusqlite::Result<Option<i64>> {
     Ok(match ctx.get_raw(i) {
         rusqlite::types::ValueRef::Integer(n) => Some(n),
@@ -373,18 +397,13 @@ fn register_relation_functions(
             }))
         })?;
     }
-    for n in [1, 2] {
-        let defs = definitions.clone();
-        conn.create_scalar_function("pg_get_constraintdef", n, flags, move |ctx| {
-            let Some(oid) = oid_arg(ctx, 0)? else {
-                return Ok(None);
-            };
-            Ok(defs
-                .lock()
-                .ok()
-                .and_then(|d| d.constraint.get(&oid).cloned()))
-        })?;
-    }
+    by_oid(
+        conn,
+        "pg_get_constraintdef",
+        &[1, 2],
+        definitions,
+        |d, oid| d.constraint.get(&oid).cloned(),
+    )?;
     for n in [2, 3] {
         conn.create_scalar_function("array_to_string", n, flags, move |ctx| {
             let Some(array) = ctx.get::<Option<String>>(0)? else {
@@ -395,15 +414,9 @@ fn register_relation_functions(
             Ok(Some(array_to_string(&array, &sep, null.as_deref())))
         })?;
     }
-    for n in [1, 2] {
-        let defs = definitions.clone();
-        conn.create_scalar_function("pg_get_viewdef", n, flags, move |ctx| {
-            let Some(oid) = oid_arg(ctx, 0)? else {
-                return Ok(None);
-            };
-            Ok(defs.lock().ok().and_then(|d| d.view.get(&oid).cloned()))
-        })?;
-    }
+    by_oid(conn, "pg_get_viewdef", &[1, 2], definitions, |d, oid| {
+        d.view.get(&oid).cloned()
+    })?;
     conn.create_scalar_function("pg_encoding_to_char", 1, flags, |ctx| {
         Ok(ctx.get::<Option<i64>>(0)?.map(|e| match e {
             0 => "SQL_ASCII",
@@ -418,25 +431,18 @@ fn register_relation_functions(
     // these (NULL for a relation pgiris does not list). A table's size is
     // its b-tree's, without indexes; an INTEGER PRIMARY KEY's index has
     // none of its own (0).
-    for (f, total) in [
-        ("pg_table_size", false),
-        ("pg_relation_size", false),
-        ("pg_total_relation_size", true),
-    ] {
-        let defs = definitions.clone();
-        conn.create_scalar_function(f, 1, flags, move |ctx| {
-            let Some(oid) = oid_arg(ctx, 0)? else {
-                return Ok(None);
-            };
-            Ok(defs.lock().ok().and_then(|d| {
-                if total {
-                    d.total_size.get(&oid).copied()
-                } else {
-                    d.size.get(&oid).copied()
-                }
-            }))
+    for f in ["pg_table_size", "pg_relation_size"] {
+        by_oid(conn, f, &[1], definitions, |d, oid| {
+            d.size.get(&oid).copied()
         })?;
     }
+    by_oid(
+        conn,
+        "pg_total_relation_size",
+        &[1],
+        definitions,
+        |d, oid| d.total_size.get(&oid).copied(),
+    )?;
     // No comments are kept.
     for n in [1, 2] {
         conn.create_scalar_function("obj_description", n, flags, |_| Ok(None::<String>))?;
